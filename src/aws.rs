@@ -1,0 +1,458 @@
+//! AWS SDK clients per account and Region: one shared HTTP client, the caller's credentials or an
+//! assumed role per account (cached and refreshed), standard retries with backoff, bounded
+//! timeouts, and an interceptor that counts calls, retries and throttles for `--stats`.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{
+    ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::region::Region;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// How to reach AWS, from the command line and environment.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub profile: Option<String>,
+    /// Home Region for global calls (Organizations, STS).
+    pub region: Option<String>,
+    /// Endpoint for every service (the local emulator); `AWS_ENDPOINT_URL` is honoured by the SDK.
+    pub endpoint_url: Option<String>,
+}
+
+/// An AWS call that failed, with what guardform was doing.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {detail}")]
+pub struct AwsError {
+    pub context: String,
+    /// The AWS error code, e.g. `AccessDeniedException`.
+    pub code: Option<String>,
+    pub detail: String,
+}
+
+impl AwsError {
+    /// Describes an SDK error with its code and message.
+    pub fn new<E>(context: impl Into<String>, error: E) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error,
+    {
+        let code = error.code().map(str::to_string);
+        let detail = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => DisplayErrorContext(&error).to_string(),
+        };
+        AwsError {
+            context: context.into(),
+            code,
+            detail,
+        }
+    }
+
+    /// An error guardform found in an AWS answer.
+    pub fn message(context: impl Into<String>, detail: impl Into<String>) -> Self {
+        AwsError {
+            context: context.into(),
+            code: None,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Counts of AWS calls per service and operation.
+#[derive(Debug, Default)]
+pub struct Stats {
+    operations: Mutex<BTreeMap<(String, String), OperationStats>>,
+}
+
+/// Counts for one operation.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct OperationStats {
+    /// Operations started (one per SDK call, whatever its retries).
+    pub calls: u64,
+    /// HTTP attempts (calls + retries).
+    pub attempts: u64,
+    /// Attempts answered with a throttling error.
+    pub throttles: u64,
+}
+
+impl Stats {
+    fn update(&self, cfg: &ConfigBag, change: impl FnOnce(&mut OperationStats)) {
+        let Some(metadata) = cfg.load::<Metadata>() else {
+            return;
+        };
+        let mut operations = self.operations.lock().unwrap_or_else(|e| e.into_inner());
+        change(
+            operations
+                .entry((metadata.service().to_string(), metadata.name().to_string()))
+                .or_default(),
+        );
+    }
+
+    /// A copy of the counts, by (service, operation).
+    pub fn snapshot(&self) -> BTreeMap<(String, String), OperationStats> {
+        self.operations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Renders a table for `--stats`.
+    pub fn render(&self) -> String {
+        let snapshot = self.snapshot();
+        let mut out = String::from("AWS API calls:\n");
+        let mut total = OperationStats::default();
+        for ((service, operation), stats) in &snapshot {
+            out.push_str(&format!(
+                "  {:<48} {:>7} calls {:>5} retries {:>5} throttles\n",
+                format!("{service}.{operation}"),
+                stats.calls,
+                stats.attempts.saturating_sub(stats.calls),
+                stats.throttles
+            ));
+            total.calls += stats.calls;
+            total.attempts += stats.attempts;
+            total.throttles += stats.throttles;
+        }
+        out.push_str(&format!(
+            "  {:<48} {:>7} calls {:>5} retries {:>5} throttles\n",
+            "total",
+            total.calls,
+            total.attempts.saturating_sub(total.calls),
+            total.throttles
+        ));
+        out
+    }
+}
+
+#[derive(Debug)]
+struct StatsInterceptor(Arc<Stats>);
+
+impl Intercept for StatsInterceptor {
+    fn name(&self) -> &'static str {
+        "guardform-stats"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.update(cfg, |s| s.calls += 1);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.update(cfg, |s| s.attempts += 1);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(response) = context.response() {
+            let status = response.status().as_u16();
+            let error_type = response
+                .headers()
+                .get("x-amzn-errortype")
+                .unwrap_or_default();
+            let throttled = status == 429
+                || error_type.contains("Throttl")
+                || error_type.contains("TooManyRequests")
+                || error_type.contains("RequestLimitExceeded");
+            if throttled {
+                self.0.update(cfg, |s| s.throttles += 1);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Credentials of a role assumed in another account, cached until shortly before they expire.
+#[derive(Debug)]
+struct AssumedRole {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl AssumedRole {
+    async fn credentials(&self) -> Result<Credentials, CredentialsError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(credentials) = cached.as_ref() {
+            let fresh = credentials
+                .expiry()
+                .is_none_or(|expiry| expiry > SystemTime::now() + Duration::from_secs(300));
+            if fresh {
+                return Ok(credentials.clone());
+            }
+        }
+        let output = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name("guardform")
+            .duration_seconds(3600)
+            .send()
+            .await
+            .map_err(|error| {
+                CredentialsError::provider_error(AwsError::new(
+                    format!("assuming role {}", self.role_arn),
+                    error,
+                ))
+            })?;
+        let Some(assumed) = output.credentials() else {
+            return Err(CredentialsError::provider_error(AwsError::message(
+                format!("assuming role {}", self.role_arn),
+                "STS returned no credentials",
+            )));
+        };
+        let expiry = SystemTime::try_from(*assumed.expiration()).ok();
+        let credentials = Credentials::new(
+            assumed.access_key_id(),
+            assumed.secret_access_key(),
+            Some(assumed.session_token().to_string()),
+            expiry,
+            "guardform-assume-role",
+        );
+        *cached = Some(credentials.clone());
+        Ok(credentials)
+    }
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.credentials())
+    }
+}
+
+/// How guardform reaches each account.
+#[derive(Debug, Clone)]
+pub struct RoleSettings {
+    /// Role name assumed in accounts other than the caller's.
+    pub member_role: String,
+    /// Per-account ARN overrides.
+    pub account_roles: BTreeMap<String, String>,
+}
+
+/// SDK clients for every account and Region guardform works in.
+pub struct Aws {
+    base: SdkConfig,
+    caller_account: String,
+    caller_arn: String,
+    roles: RoleSettings,
+    stats: Arc<Stats>,
+    credentials: Mutex<HashMap<String, SharedCredentialsProvider>>,
+    guardduty: Mutex<HashMap<(String, String), aws_sdk_guardduty::Client>>,
+}
+
+/// Reads `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` before aws-config does: invalid values make
+/// the SDK panic, guardform says what is wrong instead.
+fn retry_config() -> Result<RetryConfig, String> {
+    let attempts = match std::env::var("AWS_MAX_ATTEMPTS") {
+        Ok(text) => match text.parse::<u32>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                return Err(format!(
+                    "AWS_MAX_ATTEMPTS must be a whole number of at least 1, not `{text}`"
+                ));
+            }
+        },
+        Err(_) => 6,
+    };
+    let config = match std::env::var("AWS_RETRY_MODE").as_deref() {
+        Ok("adaptive") => RetryConfig::adaptive(),
+        Ok("standard") | Ok("legacy") | Err(_) => RetryConfig::standard(),
+        Ok(other) => {
+            return Err(format!(
+                "AWS_RETRY_MODE must be `standard` or `adaptive`, not `{other}`"
+            ));
+        }
+    };
+    // Take the environment out of aws-config's hands: guardform has validated it.
+    Ok(config
+        .with_max_attempts(attempts)
+        .with_initial_backoff(Duration::from_millis(500))
+        .with_max_backoff(Duration::from_secs(20)))
+}
+
+impl Aws {
+    /// Loads the caller's configuration and asks STS who the caller is.
+    pub async fn connect(options: &ConnectOptions, roles: RoleSettings) -> Result<Aws, AwsError> {
+        let retry = retry_config()
+            .map_err(|detail| AwsError::message("reading the AWS configuration", detail))?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .retry_config(retry)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .operation_timeout(Duration::from_secs(300))
+                    .build(),
+            );
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &options.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let mut base = loader.load().await;
+        if base.region().is_none() {
+            base = base
+                .into_builder()
+                .region(Region::from_static("us-east-1"))
+                .build();
+        }
+        let stats = Arc::new(Stats::default());
+        let sts = sts_client(&base, &stats, base.credentials_provider());
+        let identity = sts.get_caller_identity().send().await.map_err(|e| {
+            AwsError::new("finding out who the caller is (sts:GetCallerIdentity)", e)
+        })?;
+        Ok(Aws {
+            caller_account: identity.account().unwrap_or_default().to_string(),
+            caller_arn: identity.arn().unwrap_or_default().to_string(),
+            base,
+            roles,
+            stats,
+            credentials: Mutex::new(HashMap::new()),
+            guardduty: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The account of the caller's own credentials.
+    pub fn caller_account(&self) -> &str {
+        &self.caller_account
+    }
+
+    /// The caller's ARN.
+    pub fn caller_arn(&self) -> &str {
+        &self.caller_arn
+    }
+
+    /// Call counts so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The home Region.
+    pub fn home_region(&self) -> String {
+        self.base
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".to_string())
+    }
+
+    /// The role guardform assumes in `account`.
+    pub fn role_arn(&self, account: &str) -> String {
+        self.roles
+            .account_roles
+            .get(account)
+            .cloned()
+            .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/{}", self.roles.member_role))
+    }
+
+    /// Credentials for calls in `account`: the caller's own, or an assumed role.
+    pub fn credentials_for(&self, account: &str) -> Option<SharedCredentialsProvider> {
+        if account == self.caller_account {
+            return self.base.credentials_provider();
+        }
+        let mut cache = self.credentials.lock().unwrap_or_else(|e| e.into_inner());
+        let provider = cache.entry(account.to_string()).or_insert_with(|| {
+            SharedCredentialsProvider::new(AssumedRole {
+                sts: sts_client(&self.base, &self.stats, self.base.credentials_provider()),
+                role_arn: self.role_arn(account),
+                cached: tokio::sync::Mutex::new(None),
+            })
+        });
+        Some(provider.clone())
+    }
+
+    fn config_for(&self, account: &str, region: &str) -> SdkConfig {
+        let mut builder = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_string()));
+        builder.set_credentials_provider(self.credentials_for(account));
+        builder.build()
+    }
+
+    /// A GuardDuty client acting in `account` and `region`.
+    pub fn guardduty(&self, account: &str, region: &str) -> aws_sdk_guardduty::Client {
+        let mut clients = self.guardduty.lock().unwrap_or_else(|e| e.into_inner());
+        clients
+            .entry((account.to_string(), region.to_string()))
+            .or_insert_with(|| {
+                let config =
+                    aws_sdk_guardduty::config::Builder::from(&self.config_for(account, region))
+                        .interceptor(StatsInterceptor(self.stats.clone()))
+                        .build();
+                aws_sdk_guardduty::Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// An Organizations client acting in `account` (Organizations is global: home Region).
+    pub fn organizations(&self, account: &str) -> aws_sdk_organizations::Client {
+        let config = aws_sdk_organizations::config::Builder::from(
+            &self.config_for(account, &self.home_region()),
+        )
+        .interceptor(StatsInterceptor(self.stats.clone()))
+        .build();
+        aws_sdk_organizations::Client::from_conf(config)
+    }
+
+    /// An Account API client acting in `account`.
+    pub fn account(&self, account: &str) -> aws_sdk_account::Client {
+        let config =
+            aws_sdk_account::config::Builder::from(&self.config_for(account, &self.home_region()))
+                .interceptor(StatsInterceptor(self.stats.clone()))
+                .build();
+        aws_sdk_account::Client::from_conf(config)
+    }
+}
+
+fn sts_client(
+    base: &SdkConfig,
+    stats: &Arc<Stats>,
+    credentials: Option<SharedCredentialsProvider>,
+) -> aws_sdk_sts::Client {
+    let mut builder =
+        aws_sdk_sts::config::Builder::from(base).interceptor(StatsInterceptor(stats.clone()));
+    builder.set_credentials_provider(credentials);
+    aws_sdk_sts::Client::from_conf(builder.build())
+}

@@ -1,0 +1,376 @@
+//! One function per command: each builds plain options, calls the operations (manifest →
+//! discover → observe → diff → render/apply) and says what exit status it ends with. The binary
+//! parses arguments, draws progress and turns [`ExitStatus`] into a process exit code.
+
+use crate::apply::{self, ApplyOptions, ApplyReport, Outcome, Reporter};
+use crate::aws::{Aws, AwsError, ConnectOptions, RoleSettings};
+use crate::discover::{self, DiscoverError, Discovery};
+use crate::manifest::{self, LoadedManifest, ManifestError};
+use crate::observe::{self, Observed};
+use crate::plan::{self, ManifestRef, Plan, PlanFileError};
+use crate::render::{self, Style};
+use crate::{diff, manifest::schema};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How a command ended; the only place exit codes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done, or no changes.
+    Success,
+    /// 1: an error.
+    Failure,
+    /// 2: changes present (only with `plan --detailed-exitcode`).
+    Changes,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Changes => 2,
+        }
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+    #[error(
+        "saved plan is stale: the organization or GuardDuty changed since {path} was made\n  hint: run `guardform plan --out {path}` again, review it, then apply the new plan"
+    )]
+    Stale { path: String },
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Options every command shares.
+#[derive(Debug, Clone)]
+pub struct GlobalOptions {
+    pub manifest: PathBuf,
+    pub connect: ConnectOptions,
+    pub color: bool,
+    pub quiet: bool,
+    pub stats: bool,
+    pub parallelism: usize,
+}
+
+/// Writes to stdout, ignoring a closed pipe.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Writes a line to stderr unless quiet.
+fn say(global: &GlobalOptions, text: &str) {
+    if !global.quiet {
+        eprintln!("{text}");
+    }
+}
+
+fn load_manifest(global: &GlobalOptions) -> Result<LoadedManifest, CommandError> {
+    let loaded = manifest::load(&global.manifest, global.color)?;
+    if !loaded.warnings.is_empty() && !global.quiet {
+        eprint!("{}", loaded.render_warnings(global.color));
+    }
+    Ok(loaded)
+}
+
+/// `guardform validate`.
+pub fn validate(global: &GlobalOptions) -> Result<ExitStatus, CommandError> {
+    let loaded = load_manifest(global)?;
+    let m = &loaded.manifest;
+    out(&format!(
+        "{} is valid: administrator {}, {} feature(s) managed, auto-enable {}.\n",
+        loaded.path,
+        m.organization.delegated_admin,
+        m.detector.features.len(),
+        m.organization.auto_enable
+    ));
+    Ok(ExitStatus::Success)
+}
+
+/// `guardform schema`.
+pub fn schema() -> Result<ExitStatus, CommandError> {
+    out(&(serde_json::to_string_pretty(&schema::schema()).unwrap_or_default() + "\n"));
+    Ok(ExitStatus::Success)
+}
+
+/// Everything read from AWS for a manifest.
+struct World {
+    aws: Arc<Aws>,
+    discovery: Arc<Discovery>,
+    observed: Observed,
+}
+
+async fn read_world(
+    global: &GlobalOptions,
+    loaded: &LoadedManifest,
+) -> Result<World, CommandError> {
+    let organization = &loaded.manifest.organization;
+    let aws = Aws::connect(
+        &global.connect,
+        RoleSettings {
+            member_role: organization.member_role.clone(),
+            account_roles: organization.account_roles.clone(),
+        },
+    )
+    .await?;
+    let aws = Arc::new(aws);
+    say(
+        global,
+        &format!("Reading the organization as {} ...", aws.caller_arn()),
+    );
+    let discovery = Arc::new(discover::discover(&aws, &loaded.manifest).await?);
+    say(
+        global,
+        &format!(
+            "Reading GuardDuty in {} Region(s) for {} member account(s) ...",
+            discovery.regions.len(),
+            discovery.members.len()
+        ),
+    );
+    let observed = observe::observe(aws.clone(), discovery.clone(), global.parallelism).await?;
+    Ok(World {
+        aws,
+        discovery,
+        observed,
+    })
+}
+
+fn make_plan(loaded: &LoadedManifest, world: &World) -> Plan {
+    diff::diff(
+        &loaded.manifest,
+        ManifestRef {
+            path: loaded.path.clone(),
+            digest: loaded.digest(),
+        },
+        &world.discovery,
+        &world.observed,
+    )
+}
+
+fn print_stats(global: &GlobalOptions, aws: &Aws) {
+    if global.stats {
+        eprint!("{}", aws.stats().render());
+    }
+}
+
+/// Options of `guardform plan`.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    pub detailed_exitcode: bool,
+}
+
+/// `guardform plan`.
+pub async fn plan(
+    global: &GlobalOptions,
+    options: &PlanOptions,
+) -> Result<ExitStatus, CommandError> {
+    let loaded = load_manifest(global)?;
+    let world = read_world(global, &loaded).await?;
+    let plan = make_plan(&loaded, &world);
+    if options.json {
+        out(&(render::json(&plan) + "\n"));
+    } else {
+        out(&render::human(
+            &plan,
+            Style {
+                color: global.color,
+            },
+        ));
+    }
+    if let Some(path) = &options.out {
+        plan::save(&plan, &loaded.source, path)?;
+        say(
+            global,
+            &format!(
+                "\nSaved the plan to {}. Apply exactly this plan with:\n  guardform apply {}",
+                path.display(),
+                path.display()
+            ),
+        );
+    }
+    print_stats(global, &world.aws);
+    Ok(if options.detailed_exitcode && !plan.is_empty() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// `guardform show FILE`.
+pub fn show(global: &GlobalOptions, file: &Path, json: bool) -> Result<ExitStatus, CommandError> {
+    let plan = plan::load(file)?;
+    if json {
+        out(&(render::json(&plan) + "\n"));
+    } else {
+        out(&render::human(
+            &plan,
+            Style {
+                color: global.color,
+            },
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Options of `guardform apply`.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyCommandOptions {
+    pub plan_file: Option<PathBuf>,
+    pub auto_approve: bool,
+    pub allow_destroy: bool,
+    pub allow_admin_change: bool,
+}
+
+fn confirm(global: &GlobalOptions) -> Result<bool, CommandError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::Refused(
+            "refusing to apply without confirmation: standard input is not a terminal\n  hint: review the plan, then pass --auto-approve (or apply a saved plan file)".to_string(),
+        ));
+    }
+    let _ = global;
+    eprint!(
+        "\nDo you want to perform these actions?\n  guardform will perform the actions described above.\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CommandError::Refused(format!("cannot read the answer: {e}")))?;
+    Ok(answer.trim() == "yes")
+}
+
+fn report(global: &GlobalOptions, plan: &Plan, report: &ApplyReport) -> ExitStatus {
+    let mut text = String::new();
+    let (mut added, mut changed, mut destroyed) = (0, 0, 0);
+    for (change, result) in plan.changes.iter().zip(&report.results) {
+        match &result.outcome {
+            Outcome::Applied => match change.action {
+                plan::Action::Create => added += 1,
+                plan::Action::Update => changed += 1,
+                plan::Action::Delete => destroyed += 1,
+                plan::Action::Replace => {
+                    added += 1;
+                    destroyed += 1;
+                }
+            },
+            Outcome::Failed { error } => {
+                text.push_str(&format!("  ✗ {} failed: {error}\n", result.address))
+            }
+            Outcome::Skipped { reason } => {
+                text.push_str(&format!("  - {} skipped: {reason}\n", result.address))
+            }
+        }
+    }
+    let (applied, failed, skipped) = report.counts();
+    if report.succeeded() {
+        out(&format!(
+            "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed.\n"
+        ));
+        ExitStatus::Success
+    } else {
+        out(&format!(
+            "\nApply finished with errors: {applied} applied, {failed} failed, {skipped} skipped.\n{text}Resources applied: {added} added, {changed} changed, {destroyed} destroyed.\nRun `guardform plan` to see what is left.\n"
+        ));
+        let _ = global;
+        ExitStatus::Failure
+    }
+}
+
+/// `guardform apply [FILE]`.
+pub async fn apply(
+    global: &GlobalOptions,
+    options: &ApplyCommandOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ExitStatus, CommandError> {
+    let (plan, world) = match &options.plan_file {
+        Some(file) => {
+            let saved = plan::load(file)?;
+            let source = saved.manifest_source.clone().unwrap_or_default();
+            let loaded = manifest::load_str(&saved.manifest.path, source, global.color)?;
+            let world = read_world(global, &loaded).await?;
+            let now = make_plan(&loaded, &world);
+            if now.observed_fingerprint != saved.observed_fingerprint {
+                print_stats(global, &world.aws);
+                return Err(CommandError::Stale {
+                    path: file.display().to_string(),
+                });
+            }
+            out(&render::human(
+                &saved,
+                Style {
+                    color: global.color,
+                },
+            ));
+            (saved, world)
+        }
+        None => {
+            let loaded = load_manifest(global)?;
+            let world = read_world(global, &loaded).await?;
+            let plan = make_plan(&loaded, &world);
+            out(&render::human(
+                &plan,
+                Style {
+                    color: global.color,
+                },
+            ));
+            (plan, world)
+        }
+    };
+    if plan.is_empty() {
+        print_stats(global, &world.aws);
+        return Ok(ExitStatus::Success);
+    }
+    let blocked = plan.blocked(options.allow_destroy, options.allow_admin_change);
+    if !blocked.is_empty() {
+        let list: Vec<String> = blocked
+            .iter()
+            .map(|c| {
+                format!(
+                    "  {} {} (needs {})",
+                    c.action.symbol(),
+                    c.address,
+                    c.requires.as_deref().unwrap_or("?")
+                )
+            })
+            .collect();
+        return Err(CommandError::Refused(format!(
+            "refusing to apply: the plan has {} change(s) that need an explicit flag, and nothing was changed:\n{}\n  hint: re-run with the flag(s) named above if these changes are intended",
+            blocked.len(),
+            list.join("\n")
+        )));
+    }
+    if options.plan_file.is_none() && !options.auto_approve && !confirm(global)? {
+        out("\nApply cancelled.\n");
+        return Ok(ExitStatus::Failure);
+    }
+    let result = apply::apply(
+        world.aws.clone(),
+        &plan,
+        &ApplyOptions {
+            parallelism: global.parallelism,
+        },
+        reporter,
+    )
+    .await;
+    let status = report(global, &plan, &result);
+    print_stats(global, &world.aws);
+    Ok(status)
+}

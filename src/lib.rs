@@ -1,0 +1,27 @@
+//! guardform: Amazon GuardDuty, declared once for a whole AWS Organization.
+//!
+//! Data flows through the modules in this order:
+//! - [`manifest`]: reads and checks the YAML manifest (every problem at once, with positions).
+//! - [`discover`]: asks Organizations and the Account API which accounts and Regions are targeted.
+//! - [`observe`]: reads live GuardDuty state through the administrator's batch APIs.
+//! - [`diff`]: what the manifest means for the discovered organization, compared (purely)
+//!   with observed state into a [`plan::Plan`].
+//! - [`plan`]: the plan as a value: saved, loaded, fingerprinted.
+//! - [`render`]: the plan for people (Terraform-style) and for machines (versioned JSON).
+//! - [`apply`]: executes a plan in dependency order, concurrently, and reports per resource.
+//!
+//! Around them: [`aws`] builds SDK clients per account and Region (assumed roles, one HTTP
+//! client, call statistics); [`catalog`] lists what AWS accepts; [`diagnostic`] renders input
+//! problems; [`commands`] are the thin entry points the binary calls.
+
+pub mod apply;
+pub mod aws;
+pub mod catalog;
+pub mod commands;
+pub mod diagnostic;
+pub mod diff;
+pub mod discover;
+pub mod manifest;
+pub mod observe;
+pub mod plan;
+pub mod render;

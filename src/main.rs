@@ -1,0 +1,276 @@
+//! The `guardform` binary: parses arguments, calls one command, turns the result into an exit
+//! code. Progress bars live here; the library only calls the `Reporter` trait.
+
+use clap::{Args, Parser, Subcommand};
+use guardform::apply::{ChangeResult, Outcome, Reporter};
+use guardform::aws::ConnectOptions;
+use guardform::commands::{self, ApplyCommandOptions, ExitStatus, GlobalOptions, PlanOptions};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Amazon GuardDuty, declared once for a whole AWS Organization.
+#[derive(Parser, Debug)]
+#[command(name = "guardform", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// The manifest.
+    #[arg(short, long, global = true, default_value = "guardform.yaml")]
+    manifest: PathBuf,
+    /// AWS shared-config profile for the caller's credentials.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    profile: Option<String>,
+    /// Home Region for global calls (Organizations, STS).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Endpoint for every AWS service (e.g. a local emulator). `AWS_ENDPOINT_URL` works too.
+    #[arg(long, global = true)]
+    endpoint_url: Option<String>,
+    /// No colours (also when NO_COLOR is set or output is not a terminal).
+    #[arg(long, global = true)]
+    no_color: bool,
+    /// Say less on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Say more on stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Print AWS API calls per operation, retries and throttles at the end (stderr).
+    #[arg(long, global = true)]
+    stats: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check the manifest offline; every problem at once.
+    Validate,
+    /// Read live state and show what apply would change.
+    Plan {
+        /// Save the plan to FILE for `guardform apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as JSON (format documented in README.md).
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Regions read at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallelism: u16,
+    },
+    /// Plan and apply, or apply a saved plan FILE exactly.
+    Apply {
+        /// A plan saved with `guardform plan --out FILE`.
+        file: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Allow destructive changes (removing members).
+        #[arg(long)]
+        allow_destroy: bool,
+        /// Allow replacing a different delegated administrator.
+        #[arg(long)]
+        allow_admin_change: bool,
+        /// Regions worked on at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallelism: u16,
+    },
+    /// Render a saved plan.
+    Show {
+        file: PathBuf,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the manifest's JSON Schema (for editors).
+    Schema,
+}
+
+/// Progress on stderr: a bar on a terminal, plain lines otherwise, nothing when quiet.
+struct Progress {
+    bar: Option<ProgressBar>,
+    plain: bool,
+}
+
+impl Reporter for Progress {
+    fn begin(&self, total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total as u64);
+        } else if self.plain {
+            eprintln!("Applying {total} change(s) ...");
+        }
+    }
+
+    fn finished(&self, result: &ChangeResult) {
+        let line = match &result.outcome {
+            Outcome::Applied => format!("{}: done", result.address),
+            Outcome::Failed { error } => format!("{}: FAILED: {error}", result.address),
+            Outcome::Skipped { reason } => format!("{}: skipped: {reason}", result.address),
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                if !matches!(result.outcome, Outcome::Applied) {
+                    bar.println(line);
+                }
+            }
+            None if self.plain => eprintln!("{line}"),
+            None => {}
+        }
+    }
+
+    fn end(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn progress(quiet: bool) -> Arc<Progress> {
+    if quiet {
+        return Arc::new(Progress {
+            bar: None,
+            plain: false,
+        });
+    }
+    if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} applying [{bar:30}] {pos}/{len} changes ({elapsed})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        return Arc::new(Progress {
+            bar: Some(bar),
+            plain: false,
+        });
+    }
+    Arc::new(Progress {
+        bar: None,
+        plain: true,
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            // Help and version are not errors; a usage error must never look like exit 2.
+            return if error.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let color = !cli.global.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    let parallelism = match &cli.command {
+        Command::Plan { parallelism, .. } | Command::Apply { parallelism, .. } => {
+            usize::from(*parallelism)
+        }
+        _ => 8,
+    };
+    let global = GlobalOptions {
+        manifest: cli.global.manifest.clone(),
+        connect: ConnectOptions {
+            profile: cli.global.profile.clone(),
+            region: cli.global.region.clone(),
+            endpoint_url: cli.global.endpoint_url.clone(),
+        },
+        color,
+        quiet: cli.global.quiet,
+        stats: cli.global.stats,
+        parallelism,
+    };
+    let _ = cli.global.verbose;
+    let result = match cli.command {
+        Command::Validate => commands::validate(&global),
+        Command::Schema => commands::schema(),
+        Command::Show { file, json } => commands::show(&global, &file, json),
+        Command::Plan {
+            out,
+            json,
+            detailed_exitcode,
+            ..
+        } => runtime().and_then(|rt| {
+            rt.block_on(commands::plan(
+                &global,
+                &PlanOptions {
+                    out,
+                    json,
+                    detailed_exitcode,
+                },
+            ))
+        }),
+        Command::Apply {
+            file,
+            auto_approve,
+            allow_destroy,
+            allow_admin_change,
+            ..
+        } => runtime().and_then(|rt| {
+            let options = ApplyCommandOptions {
+                plan_file: file,
+                auto_approve,
+                allow_destroy,
+                allow_admin_change,
+            };
+            rt.block_on(commands::apply(&global, &options, progress(global.quiet)))
+        }),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(error) => {
+            eprintln!("{}", render_error(&error, color));
+            ExitCode::from(ExitStatus::Failure.code())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, commands::CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            commands::CommandError::Refused(format!("cannot start the async runtime: {e}"))
+        })
+}
+
+/// `error: <message>` and its causes, one per line.
+fn render_error(error: &commands::CommandError, color: bool) -> String {
+    use guardform::manifest::ManifestError;
+    if let commands::CommandError::Manifest(ManifestError::Invalid {
+        rendered,
+        path,
+        count,
+    }) = error
+    {
+        let plural = if *count == 1 { "" } else { "s" };
+        return format!("{rendered}error: {path} has {count} problem{plural}; nothing was done");
+    }
+    let label = if color {
+        "\x1b[1;31merror\x1b[0m"
+    } else {
+        "error"
+    };
+    let mut text = format!("{label}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!("\n  caused by: {cause}"));
+        source = cause.source();
+    }
+    text
+}

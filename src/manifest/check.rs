@@ -1,0 +1,955 @@
+//! Turns the YAML tree into a [`Manifest`], collecting every problem on the way.
+
+use super::yaml::{self, Node, Position, Value, parse_bool};
+use super::{
+    AccountSelection, AccountSelector, DetectorSettings, FORMAT_VERSION, FeatureSetting, Manifest,
+    OrganizationSettings, RegionInclude, RegionSelection,
+};
+use crate::catalog;
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use std::collections::BTreeMap;
+
+/// The keys each mapping of the manifest accepts, by section path. The JSON Schema is checked
+/// against this table in tests.
+pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &["version", "organization", "accounts", "regions", "detector"],
+    ),
+    (
+        "organization",
+        &[
+            "management_account",
+            "delegated_admin",
+            "member_role",
+            "account_roles",
+            "auto_enable",
+        ],
+    ),
+    ("accounts", &["include", "exclude"]),
+    ("accounts.include", &["all", "ids", "ous", "tags"]),
+    ("accounts.exclude", &["ids", "ous", "tags"]),
+    ("regions", &["include", "exclude"]),
+    (
+        "detector",
+        &["finding_publishing_frequency", "features", "tags"],
+    ),
+    ("detector.features.*", &["status", "additional"]),
+];
+
+/// Sections a later guardform version will add; named so the error can say so.
+const FUTURE_SECTIONS: &[&str] = &[
+    "ip_lists",
+    "storage",
+    "responses",
+    "suppression_filters",
+    "publishing_destination",
+];
+
+fn known_keys(section: &str) -> &'static [&'static str] {
+    KNOWN_KEYS
+        .iter()
+        .find(|(name, _)| *name == section)
+        .map(|(_, keys)| *keys)
+        .unwrap_or(&[])
+}
+
+/// Checks manifest text. Returns the manifest when it could be built (possibly with warnings)
+/// and every diagnostic found.
+pub fn check(source: &str) -> (Option<Manifest>, Vec<Diagnostic>) {
+    let root = match yaml::load(source) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            return (
+                None,
+                vec![
+                    Diagnostic::error(None, "the manifest is empty")
+                        .expected("a mapping with `version: 1`, `organization`, `accounts`, `regions` and `detector`")
+                        .hint("run `guardform schema` for the full format, or start from manifests/minimal.yaml"),
+                ],
+            );
+        }
+        Err(problems) => {
+            return (
+                None,
+                problems
+                    .into_iter()
+                    .map(|p| Diagnostic::error(Some(p.position), p.message))
+                    .collect(),
+            );
+        }
+    };
+    let mut checker = Checker::default();
+    let manifest = checker.manifest(&root);
+    (manifest, checker.diagnostics)
+}
+
+#[derive(Default)]
+struct Checker {
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// The entries of a checked mapping, by key.
+struct Entries<'n> {
+    node: &'n Node,
+    entries: Vec<(&'n str, &'n Node, &'n Node)>,
+}
+
+impl<'n> Entries<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, value)| *value)
+    }
+}
+
+fn key_position(node: &Node) -> Option<Position> {
+    Some(node.position)
+}
+
+impl Checker {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn type_error(&mut self, node: &Node, what: &str, expected: &str) {
+        self.error(
+            Diagnostic::error(
+                Some(node.position),
+                format!("{what}: expected {expected}, found {}", node.kind_name()),
+            )
+            .expected(expected.to_string()),
+        );
+    }
+
+    /// Checks that `node` is a mapping with only known keys.
+    fn mapping<'n>(&mut self, node: &'n Node, section: &str, what: &str) -> Option<Entries<'n>> {
+        let Value::Mapping(pairs) = &node.value else {
+            if node.is_null() {
+                return Some(Entries {
+                    node,
+                    entries: Vec::new(),
+                });
+            }
+            self.type_error(node, what, "a mapping");
+            return None;
+        };
+        let allowed = known_keys(section);
+        let mut entries = Vec::new();
+        for (key, value) in pairs {
+            let Some(name) = key.as_scalar() else {
+                self.error(Diagnostic::error(
+                    Some(key.position),
+                    format!("{what}: keys must be plain strings"),
+                ));
+                continue;
+            };
+            if !allowed.contains(&name) {
+                let mut diagnostic = Diagnostic::error(
+                    Some(key.position),
+                    format!("unknown key `{name}` in {what}"),
+                )
+                .expected(format!("one of: {}", allowed.join(", ")))
+                .maybe_hint(
+                    did_you_mean(name, allowed.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?")),
+                );
+                if section.is_empty() && FUTURE_SECTIONS.contains(&name) {
+                    diagnostic = diagnostic.hint(format!(
+                        "`{name}` is not supported by this version of guardform yet"
+                    ));
+                }
+                self.error(diagnostic);
+                continue;
+            }
+            entries.push((name, key, value));
+        }
+        Some(Entries { node, entries })
+    }
+
+    fn required<'n>(
+        &mut self,
+        entries: &Entries<'n>,
+        key: &str,
+        what: &str,
+        hint: &str,
+    ) -> Option<&'n Node> {
+        let found = entries.get(key).filter(|node| !node.is_null());
+        if found.is_none() {
+            let position = entries
+                .entries
+                .iter()
+                .find(|(k, _, _)| *k == key)
+                .map(|(_, key_node, _)| key_node.position)
+                .or(Some(entries.node.position));
+            self.error(
+                Diagnostic::error(position, format!("missing `{key}` in {what}"))
+                    .hint(hint.to_string()),
+            );
+        }
+        found
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { text, .. } if node.as_scalar().is_some() => Some(text.clone()),
+            _ => {
+                self.type_error(node, what, "a string");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match &node.value {
+            Value::Scalar {
+                text,
+                quoted: false,
+            } if parse_bool(text).is_some() => parse_bool(text),
+            _ => {
+                self.type_error(node, what, "true or false");
+                None
+            }
+        }
+    }
+
+    fn one_of(&mut self, node: &Node, what: &str, allowed: &[&str]) -> Option<String> {
+        let text = self.string(node, what)?;
+        if allowed.contains(&text.as_str()) {
+            return Some(text);
+        }
+        let suggestion = did_you_mean(&text, allowed.iter().copied());
+        self.error(
+            Diagnostic::error(Some(node.position), format!("invalid {what} `{text}`"))
+                .expected(format!("one of: {}", allowed.join(", ")))
+                .maybe_hint(suggestion.map(|s| format!("did you mean `{s}`?"))),
+        );
+        None
+    }
+
+    fn account_id(&mut self, node: &Node, what: &str) -> Option<String> {
+        let text = self.string(node, what)?;
+        if catalog::is_account_id(&text) {
+            return Some(text);
+        }
+        let hint = if text.chars().all(|c| c.is_ascii_digit()) && text.len() < 12 {
+            "account ids have exactly 12 digits; quote ids with leading zeros (\"012345678901\") so YAML keeps them"
+        } else {
+            "an AWS account id is 12 digits, e.g. \"111111111111\""
+        };
+        self.error(
+            Diagnostic::error(
+                Some(node.position),
+                format!("invalid account id `{text}` in {what}"),
+            )
+            .expected("a 12-digit AWS account id")
+            .hint(hint),
+        );
+        None
+    }
+
+    fn list<'n>(&mut self, node: &'n Node, what: &str) -> Vec<&'n Node> {
+        match &node.value {
+            Value::Sequence(items) => items.iter().collect(),
+            _ if node.is_null() => Vec::new(),
+            _ => {
+                self.type_error(node, what, "a list");
+                Vec::new()
+            }
+        }
+    }
+
+    fn tags(&mut self, node: &Node, what: &str) -> BTreeMap<String, String> {
+        let mut tags = BTreeMap::new();
+        let Value::Mapping(pairs) = &node.value else {
+            if !node.is_null() {
+                self.type_error(node, what, "a mapping of tag keys to values");
+            }
+            return tags;
+        };
+        for (key, value) in pairs {
+            let Some(name) = self.string(key, what) else {
+                continue;
+            };
+            let Some(text) = self.string(value, &format!("tag `{name}`")) else {
+                continue;
+            };
+            if name.is_empty() || name.chars().count() > 128 {
+                self.error(Diagnostic::error(
+                    Some(key.position),
+                    format!("tag key `{name}` must be 1 to 128 characters"),
+                ));
+            } else if name.to_ascii_lowercase().starts_with("aws:") {
+                self.error(
+                    Diagnostic::error(
+                        Some(key.position),
+                        format!("tag key `{name}` uses the reserved `aws:` prefix"),
+                    )
+                    .hint("AWS reserves tag keys that start with `aws:`"),
+                );
+            }
+            if text.chars().count() > 256 {
+                self.error(Diagnostic::error(
+                    Some(value.position),
+                    format!("tag `{name}`: values are at most 256 characters"),
+                ));
+            }
+            tags.insert(name, text);
+        }
+        tags
+    }
+
+    fn manifest(&mut self, root: &Node) -> Option<Manifest> {
+        let top = self.mapping(root, "", "the manifest")?;
+        let hint_version = "start the manifest with `version: 1`";
+        let version = self
+            .required(&top, "version", "the manifest", hint_version)
+            .and_then(
+                |node| match node.as_scalar().and_then(|t| t.parse::<u64>().ok()) {
+                    Some(FORMAT_VERSION) => Some(FORMAT_VERSION),
+                    _ => {
+                        self.error(
+                            Diagnostic::error(
+                                Some(node.position),
+                                format!(
+                                    "unsupported manifest version `{}`",
+                                    node.as_scalar().unwrap_or("?")
+                                ),
+                            )
+                            .expected("1")
+                            .hint("this guardform reads manifest format version 1"),
+                        );
+                        None
+                    }
+                },
+            );
+        let organization = self
+            .required(
+                &top,
+                "organization",
+                "the manifest",
+                "add `organization:` with at least `delegated_admin`",
+            )
+            .and_then(|node| self.organization(node));
+        let accounts = self
+            .required(
+                &top,
+                "accounts",
+                "the manifest",
+                "add `accounts: { include: { all: true } }` or name ids, OUs or tags",
+            )
+            .and_then(|node| self.accounts(node));
+        let regions = self
+            .required(
+                &top,
+                "regions",
+                "the manifest",
+                "add `regions: { include: all-enabled }` or a list of Regions",
+            )
+            .and_then(|node| self.regions(node));
+        let detector = match top.get("detector") {
+            Some(node) => self.detector(node),
+            None => Some(DetectorSettings::default()),
+        };
+        let manifest = Manifest {
+            version: version?,
+            organization: organization?,
+            accounts: accounts?,
+            regions: regions?,
+            detector: detector?,
+        };
+        self.cross_checks(&manifest, &top);
+        Some(manifest)
+    }
+
+    fn organization(&mut self, node: &Node) -> Option<OrganizationSettings> {
+        let entries = self.mapping(node, "organization", "`organization`")?;
+        let management_account = entries
+            .get("management_account")
+            .map(|node| self.account_id(node, "`organization.management_account`"));
+        let delegated_admin = self
+            .required(&entries, "delegated_admin", "`organization`", "name the GuardDuty administrator (security) account, e.g. `delegated_admin: \"222222222222\"`")
+            .and_then(|node| self.account_id(node, "`organization.delegated_admin`"));
+        let member_role = match entries.get("member_role") {
+            Some(node) => self.string(node, "`organization.member_role`").and_then(|role| {
+                let valid = !role.is_empty()
+                    && role.len() <= 64
+                    && role.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+                if valid {
+                    Some(role)
+                } else {
+                    self.error(
+                        Diagnostic::error(Some(node.position), format!("invalid IAM role name `{role}`"))
+                            .expected("1 to 64 letters, digits or +=,.@_-")
+                            .hint("give the role's name, not its ARN; per-account ARNs go in `account_roles`"),
+                    );
+                    None
+                }
+            }),
+            None => Some("OrganizationAccountAccessRole".to_string()),
+        };
+        let mut account_roles = BTreeMap::new();
+        if let Some(roles) = entries.get("account_roles") {
+            match &roles.value {
+                Value::Mapping(pairs) => {
+                    for (key, value) in pairs {
+                        let account = self.account_id(key, "`organization.account_roles`");
+                        let arn = self.string(value, "a role ARN");
+                        if let (Some(account), Some(arn)) = (account, arn) {
+                            let prefix = format!("arn:aws:iam::{account}:role/");
+                            if !arn.starts_with(&prefix)
+                                && !arn.contains(&format!(":iam::{account}:role/"))
+                            {
+                                self.error(
+                                    Diagnostic::error(
+                                        Some(value.position),
+                                        format!(
+                                            "role ARN for {account} is not a role in that account"
+                                        ),
+                                    )
+                                    .expected(format!("{prefix}<name>")),
+                                );
+                            } else {
+                                account_roles.insert(account, arn);
+                            }
+                        }
+                    }
+                }
+                _ if roles.is_null() => {}
+                _ => self.type_error(
+                    roles,
+                    "`organization.account_roles`",
+                    "a mapping of account ids to role ARNs",
+                ),
+            }
+        }
+        let auto_enable = match entries.get("auto_enable") {
+            Some(node) => self.one_of(node, "`organization.auto_enable`", catalog::AUTO_ENABLE),
+            None => Some("NEW".to_string()),
+        };
+        Some(OrganizationSettings {
+            management_account: management_account.flatten(),
+            delegated_admin: delegated_admin?,
+            member_role: member_role?,
+            account_roles,
+            auto_enable: auto_enable?,
+        })
+    }
+
+    fn accounts(&mut self, node: &Node) -> Option<AccountSelection> {
+        let entries = self.mapping(node, "accounts", "`accounts`")?;
+        let include = self
+            .required(
+                &entries,
+                "include",
+                "`accounts`",
+                "add `include: { all: true }` or name ids, OUs or tags",
+            )
+            .and_then(|node| self.selector(node, "accounts.include"));
+        let exclude = match entries.get("exclude") {
+            Some(node) => self.selector(node, "accounts.exclude"),
+            None => Some(AccountSelector::default()),
+        };
+        let include = include?;
+        if include.is_empty() {
+            self.error(
+                Diagnostic::error(Some(entries.get("include").map_or(node.position, |n| n.position)), "`accounts.include` selects no accounts")
+                    .expected("`all: true`, or at least one of `ids`, `ous`, `tags`")
+                    .hint("an empty target set would manage nothing; use `all: true` for the whole organization"),
+            );
+            return None;
+        }
+        Some(AccountSelection {
+            include,
+            exclude: exclude?,
+        })
+    }
+
+    fn selector(&mut self, node: &Node, section: &str) -> Option<AccountSelector> {
+        let what = format!("`{section}`");
+        let entries = self.mapping(node, section, &what)?;
+        let mut selector = AccountSelector::default();
+        let mut ok = true;
+        for (key, _, value) in &entries.entries {
+            match *key {
+                "all" => {
+                    selector.all = self
+                        .bool(value, &format!("`{section}.all`"))
+                        .unwrap_or_else(|| {
+                            ok = false;
+                            false
+                        })
+                }
+                "ids" => {
+                    for item in self.list(value, &format!("`{section}.ids`")) {
+                        match self.account_id(item, &format!("`{section}.ids`")) {
+                            Some(id) => selector.ids.push(id),
+                            None => ok = false,
+                        }
+                    }
+                }
+                "ous" => {
+                    for item in self.list(value, &format!("`{section}.ous`")) {
+                        match self.string(item, &format!("`{section}.ous`")) {
+                            Some(ou) if !ou.trim().is_empty() => {
+                                selector.ous.push(ou.trim_matches('/').to_string())
+                            }
+                            Some(_) => {
+                                self.error(Diagnostic::error(Some(item.position), "empty OU name")
+                                    .expected("an OU id (`ou-xxxx-yyyyyyyy`) or a path of OU names from the root (`Workloads/Prod`)"));
+                                ok = false;
+                            }
+                            None => ok = false,
+                        }
+                    }
+                }
+                "tags" => selector.tags = self.tags(value, &format!("`{section}.tags`")),
+                _ => {}
+            }
+        }
+        ok.then_some(selector)
+    }
+
+    fn region(&mut self, node: &Node, what: &str) -> Option<String> {
+        let name = self.string(node, what)?;
+        if catalog::looks_like_region(&name) {
+            if !catalog::known_regions().any(|r| r == name)
+                && !name.contains("-gov-")
+                && !name.starts_with("cn-")
+            {
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        Some(node.position),
+                        format!("`{name}` is not a Region guardform knows"),
+                    )
+                    .maybe_hint(
+                        did_you_mean(&name, catalog::known_regions())
+                            .map(|s| format!("did you mean `{s}`?")),
+                    ),
+                );
+            }
+            return Some(name);
+        }
+        self.error(
+            Diagnostic::error(
+                Some(node.position),
+                format!("invalid Region `{name}` in {what}"),
+            )
+            .expected("a Region name such as `eu-west-1`")
+            .maybe_hint(
+                did_you_mean(&name, catalog::known_regions())
+                    .map(|s| format!("did you mean `{s}`?")),
+            ),
+        );
+        None
+    }
+
+    fn regions(&mut self, node: &Node) -> Option<RegionSelection> {
+        let entries = self.mapping(node, "regions", "`regions`")?;
+        let include_node = self.required(
+            &entries,
+            "include",
+            "`regions`",
+            "add `include: all-enabled` or a list such as `[eu-west-1, us-east-1]`",
+        )?;
+        let include = match &include_node.value {
+            Value::Scalar { text, .. } if text == "all-enabled" => Some(RegionInclude::AllEnabled),
+            Value::Sequence(items) if items.is_empty() => {
+                self.error(
+                    Diagnostic::error(
+                        Some(include_node.position),
+                        "`regions.include` is an empty list",
+                    )
+                    .expected("`all-enabled` or at least one Region")
+                    .hint("an empty target set would manage nothing"),
+                );
+                None
+            }
+            Value::Sequence(items) => {
+                let regions: Vec<Option<String>> = items
+                    .iter()
+                    .map(|item| self.region(item, "`regions.include`"))
+                    .collect();
+                regions
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .map(RegionInclude::List)
+            }
+            _ => {
+                let found = include_node.as_scalar().unwrap_or_default().to_string();
+                self.error(
+                    Diagnostic::error(
+                        Some(include_node.position),
+                        format!("invalid `regions.include`: `{found}`"),
+                    )
+                    .expected("`all-enabled` or a list of Regions")
+                    .maybe_hint(
+                        did_you_mean(&found, ["all-enabled"])
+                            .map(|s| format!("did you mean `{s}`?")),
+                    ),
+                );
+                None
+            }
+        };
+        let mut exclude = Vec::new();
+        if let Some(node) = entries.get("exclude") {
+            for item in self.list(node, "`regions.exclude`") {
+                if let Some(region) = self.region(item, "`regions.exclude`") {
+                    exclude.push(region);
+                }
+            }
+        }
+        let include = include?;
+        if let RegionInclude::List(list) = &include
+            && list.iter().all(|r| exclude.contains(r))
+        {
+            self.error(
+                Diagnostic::error(
+                    Some(include_node.position),
+                    "every included Region is also excluded",
+                )
+                .hint("an empty target set would manage nothing"),
+            );
+            return None;
+        }
+        Some(RegionSelection { include, exclude })
+    }
+
+    fn detector(&mut self, node: &Node) -> Option<DetectorSettings> {
+        let entries = self.mapping(node, "detector", "`detector`")?;
+        let mut settings = DetectorSettings::default();
+        let mut ok = true;
+        if let Some(node) = entries.get("finding_publishing_frequency") {
+            settings.finding_publishing_frequency = self.one_of(
+                node,
+                "`detector.finding_publishing_frequency`",
+                catalog::PUBLISHING_FREQUENCIES,
+            );
+            ok &= settings.finding_publishing_frequency.is_some();
+        }
+        if let Some(node) = entries.get("tags") {
+            settings.tags = self.tags(node, "`detector.tags`");
+        }
+        if let Some(features) = entries.get("features") {
+            match &features.value {
+                Value::Mapping(pairs) => {
+                    for (key, value) in pairs {
+                        let Some(name) = self.string(key, "a feature name") else {
+                            ok = false;
+                            continue;
+                        };
+                        if !catalog::FEATURES.contains(&name.as_str()) {
+                            self.error(
+                                Diagnostic::error(
+                                    Some(key.position),
+                                    format!("unknown GuardDuty feature `{name}`"),
+                                )
+                                .expected(format!("one of: {}", catalog::FEATURES.join(", ")))
+                                .maybe_hint(
+                                    did_you_mean(&name, catalog::FEATURES.iter().copied())
+                                        .map(|s| format!("did you mean `{s}`?")),
+                                ),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                        match self.feature(&name, value) {
+                            Some(setting) => {
+                                settings.features.insert(name, setting);
+                            }
+                            None => ok = false,
+                        }
+                    }
+                    let names: Vec<&str> =
+                        pairs.iter().filter_map(|(k, _)| k.as_scalar()).collect();
+                    if names.contains(&"RUNTIME_MONITORING")
+                        && names.contains(&"EKS_RUNTIME_MONITORING")
+                    {
+                        let position = pairs
+                            .iter()
+                            .find(|(k, _)| k.as_scalar() == Some("EKS_RUNTIME_MONITORING"))
+                            .and_then(|(k, _)| key_position(k));
+                        self.error(
+                            Diagnostic::error(position, "EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be configured")
+                                .hint("GuardDuty rejects both in one request; RUNTIME_MONITORING covers EKS: move its settings there and remove EKS_RUNTIME_MONITORING"),
+                        );
+                        ok = false;
+                    }
+                }
+                _ if features.is_null() => {}
+                _ => {
+                    self.type_error(
+                        features,
+                        "`detector.features`",
+                        "a mapping of feature names to `enabled`/`disabled`",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(settings)
+    }
+
+    fn status(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.as_scalar() {
+            Some("enabled") => Some(true),
+            Some("disabled") => Some(false),
+            Some(other) => {
+                let lowered = other.to_ascii_lowercase();
+                let hint = match lowered.as_str() {
+                    "enabled" | "true" | "on" | "yes" => Some("write `enabled`".to_string()),
+                    "disabled" | "false" | "off" | "no" => Some("write `disabled`".to_string()),
+                    _ => did_you_mean(other, ["enabled", "disabled"])
+                        .map(|s| format!("did you mean `{s}`?")),
+                };
+                self.error(
+                    Diagnostic::error(
+                        Some(node.position),
+                        format!("invalid status `{other}` for {what}"),
+                    )
+                    .expected("`enabled` or `disabled`")
+                    .maybe_hint(hint),
+                );
+                None
+            }
+            None => {
+                self.type_error(node, what, "`enabled` or `disabled`");
+                None
+            }
+        }
+    }
+
+    fn feature(&mut self, name: &str, node: &Node) -> Option<FeatureSetting> {
+        let what = format!("feature `{name}`");
+        if !matches!(node.value, Value::Mapping(_)) {
+            return self.status(node, &what).map(|enabled| FeatureSetting {
+                enabled,
+                additional: BTreeMap::new(),
+            });
+        }
+        let entries = self.mapping(node, "detector.features.*", &what)?;
+        let enabled = self
+            .required(
+                &entries,
+                "status",
+                &what,
+                "add `status: enabled` or `status: disabled`",
+            )
+            .and_then(|node| self.status(node, &what));
+        let mut additional = BTreeMap::new();
+        let mut ok = true;
+        if let Some(extra) = entries.get("additional") {
+            let allowed = catalog::additional_configurations(name);
+            match &extra.value {
+                Value::Mapping(pairs) => {
+                    for (key, value) in pairs {
+                        let Some(config) = self.string(key, "an additional configuration name")
+                        else {
+                            ok = false;
+                            continue;
+                        };
+                        if !allowed.contains(&config.as_str()) {
+                            let expected = if allowed.is_empty() {
+                                format!("no additional configuration: `{name}` has none")
+                            } else {
+                                format!("one of: {}", allowed.join(", "))
+                            };
+                            self.error(
+                                Diagnostic::error(
+                                    Some(key.position),
+                                    format!(
+                                        "unknown additional configuration `{config}` for `{name}`"
+                                    ),
+                                )
+                                .expected(expected)
+                                .maybe_hint(
+                                    did_you_mean(&config, allowed.iter().copied())
+                                        .map(|s| format!("did you mean `{s}`?")),
+                                ),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                        match self.status(value, &format!("`{name}.{config}`")) {
+                            Some(status) => {
+                                additional.insert(config, status);
+                            }
+                            None => ok = false,
+                        }
+                    }
+                }
+                _ if extra.is_null() => {}
+                _ => {
+                    self.type_error(
+                        extra,
+                        &format!("`{name}.additional`"),
+                        "a mapping of names to `enabled`/`disabled`",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(FeatureSetting {
+            enabled: enabled?,
+            additional,
+        })
+    }
+
+    /// Problems that span sections.
+    fn cross_checks(&mut self, manifest: &Manifest, top: &Entries<'_>) {
+        let admin = &manifest.organization.delegated_admin;
+        let admin_position = top.get("organization").and_then(|org| match &org.value {
+            Value::Mapping(pairs) => pairs
+                .iter()
+                .find(|(k, _)| k.as_scalar() == Some("delegated_admin"))
+                .map(|(_, v)| v.position),
+            _ => None,
+        });
+        if manifest.accounts.exclude.ids.contains(admin) {
+            self.error(
+                Diagnostic::error(admin_position, format!("the delegated administrator {admin} is excluded from the targets"))
+                    .hint("the administrator account runs GuardDuty for the organization; remove it from `accounts.exclude.ids`"),
+            );
+        }
+        if manifest.organization.management_account.as_deref() == Some(admin.as_str()) {
+            self.diagnostics.push(
+                Diagnostic::warning(admin_position, "the delegated administrator is the management account")
+                    .hint("AWS recommends a dedicated security account as GuardDuty administrator, not the management account"),
+            );
+        }
+        let exclusions = !manifest.accounts.exclude.is_empty() || !manifest.accounts.include.all;
+        if manifest.organization.auto_enable == "ALL" && exclusions {
+            let position = top.get("organization").and_then(|org| match &org.value {
+                Value::Mapping(pairs) => pairs
+                    .iter()
+                    .find(|(k, _)| k.as_scalar() == Some("auto_enable"))
+                    .map(|(_, v)| v.position),
+                _ => None,
+            });
+            self.diagnostics.push(
+                Diagnostic::warning(position, "`auto_enable: ALL` makes GuardDuty enrol every organization account, including the ones `accounts` leaves out")
+                    .hint("use `auto_enable: NEW` or `NONE` if some accounts must stay out of GuardDuty"),
+            );
+        }
+        if let RegionInclude::List(list) = &manifest.regions.include {
+            let mut seen = std::collections::BTreeSet::new();
+            for region in list {
+                if !seen.insert(region) {
+                    self.diagnostics.push(Diagnostic::warning(
+                        top.get("regions").map(|n| n.position),
+                        format!("Region `{region}` is listed twice"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Severity;
+
+    const MINIMAL: &str = "version: 1\norganization:\n  delegated_admin: \"222222222222\"\naccounts:\n  include: { all: true }\nregions:\n  include: [eu-west-1]\n";
+
+    fn errors(source: &str) -> Vec<String> {
+        check(source)
+            .1
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| {
+                let p = d.position.unwrap_or_default();
+                format!("{}:{} {}", p.line, p.column, d.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn minimal_manifest_is_valid_with_defaults() {
+        let (manifest, diagnostics) = check(MINIMAL);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let manifest = manifest.unwrap();
+        assert_eq!(
+            manifest.organization.member_role,
+            "OrganizationAccountAccessRole"
+        );
+        assert_eq!(manifest.organization.auto_enable, "NEW");
+        assert_eq!(
+            manifest.regions.include,
+            RegionInclude::List(vec!["eu-west-1".into()])
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let source = "version: 1\norganization:\n  delegated_admin: \"2222\"\n  auto_enable: SOME\naccounts:\n  include: { all: true }\n  exclud: {}\nregions:\n  include: [eu-west-9x]\ndetector:\n  features:\n    EKS_AUDIT_LOG: enabled\n";
+        let found = errors(source);
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].starts_with("3:20 invalid account id `2222`"));
+        assert!(found.iter().any(|e| e.contains("unknown key `exclud`")));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("invalid `organization.auto_enable` `SOME`"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("unknown GuardDuty feature `EKS_AUDIT_LOG`"))
+        );
+    }
+
+    #[test]
+    fn runtime_monitoring_twice_is_refused() {
+        let source = format!(
+            "{MINIMAL}detector:\n  features:\n    RUNTIME_MONITORING: enabled\n    EKS_RUNTIME_MONITORING: enabled\n"
+        );
+        let found = errors(&source);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("11:5 EKS_RUNTIME_MONITORING and RUNTIME_MONITORING"));
+    }
+
+    #[test]
+    fn excluded_admin_is_an_error() {
+        let source = MINIMAL.replace(
+            "include: { all: true }",
+            "include: { all: true }\n  exclude: { ids: [\"222222222222\"] }",
+        );
+        let found = errors(&source);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("is excluded from the targets"));
+    }
+
+    #[test]
+    fn empty_targets_are_errors() {
+        let found = errors(&MINIMAL.replace("include: { all: true }", "include: { ids: [] }"));
+        assert!(found[0].contains("selects no accounts"), "{found:?}");
+        let found = errors(&MINIMAL.replace("include: [eu-west-1]", "include: []"));
+        assert!(found[0].contains("empty list"), "{found:?}");
+    }
+
+    #[test]
+    fn no_input_panics() {
+        for source in [
+            "",
+            "~",
+            "[]",
+            "- a\n- b",
+            "version: [",
+            "version: 1\norganization: 5",
+            "a: &x [1]\nb: *x",
+            "? [a]\n: b",
+            "version: 1\n---\nversion: 1",
+            "\u{feff}version: 1",
+            "version: 99999999999999999999999",
+        ] {
+            let (manifest, diagnostics) = check(source);
+            assert!(manifest.is_none());
+            assert!(!diagnostics.is_empty(), "{source:?}");
+        }
+    }
+}

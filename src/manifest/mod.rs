@@ -1,0 +1,198 @@
+//! The manifest: what the user declares. `load` reads and checks a file and returns either a
+//! [`Manifest`] or every problem found, with positions.
+
+mod check;
+pub mod schema;
+pub mod yaml;
+
+use crate::diagnostic::{self, Diagnostic, Severity, Source};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use check::{KNOWN_KEYS, check};
+
+/// The manifest format version this build understands.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// A checked manifest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manifest {
+    pub version: u64,
+    pub organization: OrganizationSettings,
+    pub accounts: AccountSelection,
+    pub regions: RegionSelection,
+    pub detector: DetectorSettings,
+}
+
+/// `organization:`: who administers GuardDuty and how other accounts are reached.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrganizationSettings {
+    /// Checked against DescribeOrganization when given.
+    pub management_account: Option<String>,
+    /// The GuardDuty delegated administrator (security) account.
+    pub delegated_admin: String,
+    /// Role name assumed in accounts other than the caller's.
+    pub member_role: String,
+    /// Per-account role ARN overrides.
+    pub account_roles: BTreeMap<String, String>,
+    /// AWS `AutoEnableOrganizationMembers`: `NEW`, `ALL` or `NONE`.
+    pub auto_enable: String,
+}
+
+/// `accounts:`: which organization accounts are GuardDuty members.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct AccountSelection {
+    pub include: AccountSelector,
+    pub exclude: AccountSelector,
+}
+
+/// A set of accounts: the union of every criterion given.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct AccountSelector {
+    pub all: bool,
+    pub ids: Vec<String>,
+    /// OU ids (`ou-…`) or name paths from the root (`Workloads/Prod`); nested OUs included.
+    pub ous: Vec<String>,
+    /// Accounts carrying every one of these tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl AccountSelector {
+    /// True when the selector names nothing.
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.ids.is_empty() && self.ous.is_empty() && self.tags.is_empty()
+    }
+}
+
+/// `regions:`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionSelection {
+    pub include: RegionInclude,
+    pub exclude: Vec<String>,
+}
+
+/// Which Regions to manage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionInclude {
+    /// Every Region enabled in the delegated administrator account.
+    AllEnabled,
+    List(Vec<String>),
+}
+
+/// `detector:`: settings of the administrator's and every member's detector.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct DetectorSettings {
+    pub finding_publishing_frequency: Option<String>,
+    /// Only the features named here are managed; others are left as they are.
+    pub features: BTreeMap<String, FeatureSetting>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One feature's desired state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureSetting {
+    pub enabled: bool,
+    pub additional: BTreeMap<String, bool>,
+}
+
+/// A manifest read from disk, with its source kept for error rendering and saved plans.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    pub path: String,
+    pub source: String,
+    pub manifest: Manifest,
+    /// Warnings found while checking (errors make loading fail).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl LoadedManifest {
+    /// SHA-256 of the manifest text, `sha256:<hex>`.
+    pub fn digest(&self) -> String {
+        digest(&self.source)
+    }
+
+    /// Renders the warnings for a terminal.
+    pub fn render_warnings(&self, color: bool) -> String {
+        diagnostic::render(
+            &self.warnings,
+            &Source {
+                path: &self.path,
+                text: &self.source,
+            },
+            color,
+        )
+    }
+}
+
+/// SHA-256 of a text, `sha256:<hex>`.
+pub fn digest(text: &str) -> String {
+    format!("sha256:{}", sha256_hex(text.as_bytes()))
+}
+
+/// Lower-case hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Why a manifest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {count} problem{plural} found", plural = if *count == 1 { "" } else { "s" })]
+    Invalid {
+        path: String,
+        count: usize,
+        /// Everything found, rendered (errors and warnings).
+        rendered: String,
+    },
+}
+
+/// Reads and checks a manifest file.
+pub fn load(path: &Path, color: bool) -> Result<LoadedManifest, ManifestError> {
+    let display = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: display.clone(),
+        source,
+    })?;
+    load_str(&display, source, color)
+}
+
+/// Checks manifest text that came from `path`.
+pub fn load_str(path: &str, source: String, color: bool) -> Result<LoadedManifest, ManifestError> {
+    let (manifest, diagnostics) = check(&source);
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    match manifest {
+        Some(manifest) if errors == 0 => Ok(LoadedManifest {
+            path: path.to_string(),
+            source,
+            manifest,
+            warnings: diagnostics,
+        }),
+        _ => Err(ManifestError::Invalid {
+            path: path.to_string(),
+            count: errors,
+            rendered: diagnostic::render(
+                &diagnostics,
+                &Source {
+                    path,
+                    text: &source,
+                },
+                color,
+            ),
+        }),
+    }
+}

@@ -1,0 +1,283 @@
+//! The plan as a value: addressed changes with before/after attributes and a reason, the
+//! fingerprint of the state it was built from, and the manifest it came from. It can be
+//! printed, saved, loaded and applied.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Version of the JSON plan format. Only grows: new fields may appear, none change meaning.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// What a change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete, then create (e.g. a different delegated administrator).
+    Replace,
+    Delete,
+}
+
+impl Action {
+    /// The plan symbol: `+`, `~`, `-/+`, `-`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+
+    /// Words for the legend and headings.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update in-place",
+            Action::Replace => "destroy and then create replacement",
+            Action::Delete => "destroy",
+        }
+    }
+}
+
+/// The kinds of resource guardform manages, in the order apply creates them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ResourceKind {
+    /// The organization's delegated GuardDuty administrator in a Region.
+    #[serde(rename = "guardduty.organization_admin")]
+    OrganizationAdmin,
+    /// The administrator's detector in a Region.
+    #[serde(rename = "guardduty.detector")]
+    Detector,
+    /// Organization auto-enable settings in a Region.
+    #[serde(rename = "guardduty.org_config")]
+    OrgConfig,
+    /// A member account and its detector's features in a Region.
+    #[serde(rename = "guardduty.member")]
+    Member,
+}
+
+impl ResourceKind {
+    /// The type name used in addresses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceKind::OrganizationAdmin => "guardduty.organization_admin",
+            ResourceKind::Detector => "guardduty.detector",
+            ResourceKind::OrgConfig => "guardduty.org_config",
+            ResourceKind::Member => "guardduty.member",
+        }
+    }
+
+    /// The address of a resource of this kind.
+    pub fn address(self, account: Option<&str>, region: &str) -> String {
+        match account {
+            Some(account) => format!("{}[{account}/{region}]", self.name()),
+            None => format!("{}[{region}]", self.name()),
+        }
+    }
+}
+
+/// Flat attributes: dotted names (`features.S3_DATA_EVENTS`) to JSON values.
+pub type Attributes = BTreeMap<String, Value>;
+
+/// One planned change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub kind: ResourceKind,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    pub region: String,
+    /// Live values of the attributes that change (absent ones are null).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub before: Attributes,
+    /// Desired values of the attributes that change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub after: Attributes,
+    /// Why the change is needed.
+    pub reason: String,
+    /// The flag apply needs for this change (`--allow-destroy`, `--allow-admin-change`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<String>,
+    /// Values apply needs that are not compared (ids, e-mail addresses).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+/// Where the plan came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRef {
+    pub path: String,
+    pub digest: String,
+}
+
+/// What the plan targets.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Targets {
+    pub management_account: String,
+    pub delegated_admin: String,
+    pub regions: Vec<String>,
+    /// Member accounts (the administrator excluded).
+    pub member_accounts: usize,
+}
+
+/// A plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub guardform_version: String,
+    pub manifest: ManifestRef,
+    /// SHA-256 of the discovered organization and observed GuardDuty state.
+    pub observed_fingerprint: String,
+    pub targets: Targets,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+    /// The manifest text, kept in saved plan files so `apply FILE` needs nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_source: Option<String>,
+}
+
+impl Plan {
+    /// Builds a plan from changes, sorted in apply order and counted.
+    pub fn new(
+        manifest: ManifestRef,
+        observed_fingerprint: String,
+        targets: Targets,
+        notes: Vec<String>,
+        mut changes: Vec<Change>,
+    ) -> Plan {
+        changes.sort_by(|a, b| {
+            (a.kind, &a.region, &a.account, &a.address)
+                .cmp(&(b.kind, &b.region, &b.account, &b.address))
+        });
+        let mut summary = Summary::default();
+        for change in &changes {
+            match change.action {
+                Action::Create => summary.add += 1,
+                Action::Update => summary.change += 1,
+                Action::Delete => summary.destroy += 1,
+                Action::Replace => {
+                    summary.add += 1;
+                    summary.destroy += 1;
+                }
+            }
+        }
+        Plan {
+            format_version: FORMAT_VERSION.to_string(),
+            guardform_version: env!("CARGO_PKG_VERSION").to_string(),
+            manifest,
+            observed_fingerprint,
+            targets,
+            notes,
+            changes,
+            summary,
+            manifest_source: None,
+        }
+    }
+
+    /// True when nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Changes that need a flag that was not given.
+    pub fn blocked(&self, allow_destroy: bool, allow_admin_change: bool) -> Vec<&Change> {
+        self.changes
+            .iter()
+            .filter(|c| match c.requires.as_deref() {
+                Some("--allow-destroy") => !allow_destroy,
+                Some("--allow-admin-change") => !allow_admin_change,
+                Some(_) => true,
+                None => false,
+            })
+            .collect()
+    }
+}
+
+/// A saved plan could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read plan file {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a guardform plan file")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path} has plan format {found}; this guardform reads format {FORMAT_VERSION}")]
+    Version { path: String, found: String },
+    #[error("{path} was saved without its manifest; save plans with `guardform plan --out FILE`")]
+    NoManifest { path: String },
+    #[error("cannot write plan file {path}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes a plan file (the JSON plan plus the manifest text).
+pub fn save(
+    plan: &Plan,
+    manifest_source: &str,
+    path: &std::path::Path,
+) -> Result<(), PlanFileError> {
+    let mut saved = plan.clone();
+    saved.manifest_source = Some(manifest_source.to_string());
+    let text = serde_json::to_string_pretty(&saved).unwrap_or_default() + "\n";
+    std::fs::write(path, text).map_err(|source| PlanFileError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Reads a plan file.
+pub fn load(path: &std::path::Path) -> Result<Plan, PlanFileError> {
+    let display = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Read {
+        path: display.clone(),
+        source,
+    })?;
+    let value: Value = serde_json::from_str(&text).map_err(|source| PlanFileError::Parse {
+        path: display.clone(),
+        source,
+    })?;
+    let found = value
+        .get("format_version")
+        .and_then(Value::as_str)
+        .unwrap_or("none")
+        .to_string();
+    if found.split('.').next() != FORMAT_VERSION.split('.').next() {
+        return Err(PlanFileError::Version {
+            path: display,
+            found,
+        });
+    }
+    let plan: Plan = serde_json::from_value(value).map_err(|source| PlanFileError::Parse {
+        path: display.clone(),
+        source,
+    })?;
+    if plan.manifest_source.is_none() {
+        return Err(PlanFileError::NoManifest { path: display });
+    }
+    Ok(plan)
+}

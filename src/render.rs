@@ -1,0 +1,267 @@
+//! Renders a plan for people (Terraform-style symbols, attribute diffs, identical changes
+//! collapsed) and for machines (the versioned JSON plan). Both read the same [`Plan`].
+
+use crate::plan::{Action, Attributes, Change, Plan};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Identical changes (same kind, action, attributes and reason) at or above this count are
+/// shown as one block.
+pub const COLLAPSE_AT: usize = 4;
+/// How many account ids a collapsed block lists before "… and N more".
+const LIST_AT_MOST: usize = 8;
+
+/// Colour on or off.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, action: Action, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match action {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace => "35",
+            Action::Delete => "31",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    fn bold(&self, text: &str) -> String {
+        if self.color {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn value(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn attribute_lines(change: &Change, style: Style, out: &mut String) {
+    let keys: Vec<&String> = {
+        let mut keys: Vec<&String> = change.before.keys().chain(change.after.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let width = keys.iter().map(|k| k.len()).max().unwrap_or(0);
+    for key in keys {
+        let before = change.before.get(key).unwrap_or(&Value::Null);
+        let after = change.after.get(key).unwrap_or(&Value::Null);
+        let line = match (before, after, change.action) {
+            (_, Value::Null, _) | (_, _, Action::Delete) => style.paint(
+                Action::Delete,
+                &format!("- {key:<width$} = {}", value(before)),
+            ),
+            (Value::Null, _, _) => style.paint(
+                Action::Create,
+                &format!("+ {key:<width$} = {}", value(after)),
+            ),
+            (b, a, _) if b == a => format!("  {key:<width$} = {}", value(a)),
+            _ => style.paint(
+                Action::Update,
+                &format!("~ {key:<width$} = {} -> {}", value(before), value(after)),
+            ),
+        };
+        let _ = writeln!(out, "      {line}");
+    }
+}
+
+fn will(action: Action) -> &'static str {
+    match action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in-place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be destroyed",
+    }
+}
+
+type GroupKey<'a> = (
+    crate::plan::ResourceKind,
+    Action,
+    &'a Attributes,
+    &'a Attributes,
+    &'a str,
+    Option<&'a str>,
+);
+
+/// Renders the plan for a terminal.
+pub fn human(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    for note in &plan.notes {
+        let _ = writeln!(out, "Note: {note}");
+    }
+    if !plan.notes.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Targets: {} member account(s) and the administrator {} in {} Region(s): {}",
+        plan.targets.member_accounts,
+        plan.targets.delegated_admin,
+        plan.targets.regions.len(),
+        plan.targets.regions.join(", ")
+    );
+    out.push('\n');
+    if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}\n\nGuardDuty matches the manifest in every targeted account and Region.",
+            style.bold("No changes.")
+        );
+        return out;
+    }
+
+    let mut used: Vec<Action> = plan.changes.iter().map(|c| c.action).collect();
+    used.sort();
+    used.dedup();
+    let _ = writeln!(
+        out,
+        "Resource actions are indicated with the following symbols:"
+    );
+    for action in &used {
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            style.paint(*action, &format!("{:>3}", action.symbol())),
+            action.describe()
+        );
+    }
+    let _ = writeln!(out, "\nguardform will perform the following actions:\n");
+
+    // Group identical changes, keeping the first occurrence's position.
+    let mut groups: Vec<(GroupKey<'_>, Vec<&Change>)> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for change in &plan.changes {
+        let key: GroupKey<'_> = (
+            change.kind,
+            change.action,
+            &change.before,
+            &change.after,
+            change.reason.as_str(),
+            change.requires.as_deref(),
+        );
+        let id =
+            serde_json::to_string(&(key.0, key.1, key.2, key.3, key.4, key.5)).unwrap_or_default();
+        match index.get(&id) {
+            Some(&at) => groups[at].1.push(change),
+            None => {
+                index.insert(id, groups.len());
+                groups.push((key, vec![change]));
+            }
+        }
+    }
+    for (_, changes) in &groups {
+        let first = changes[0];
+        if changes.len() < COLLAPSE_AT {
+            for change in changes {
+                let _ = writeln!(
+                    out,
+                    "  # {} {}",
+                    style.bold(&change.address),
+                    will(change.action)
+                );
+                let _ = writeln!(out, "  # ({})", change.reason);
+                if let Some(flag) = &change.requires {
+                    let _ = writeln!(out, "  # (apply needs {flag})");
+                }
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    style.paint(
+                        change.action,
+                        &format!("{:>3} {}", change.action.symbol(), change.address)
+                    )
+                );
+                attribute_lines(change, style, &mut out);
+                out.push('\n');
+            }
+            continue;
+        }
+        let mut accounts: Vec<&str> = changes
+            .iter()
+            .filter_map(|c| c.account.as_deref())
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let mut regions: Vec<&str> = changes.iter().map(|c| c.region.as_str()).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        let kind = first.kind.name();
+        let _ = writeln!(
+            out,
+            "  # {} identical {kind} changes {}",
+            style.bold(&changes.len().to_string()),
+            will(first.action)
+        );
+        let _ = writeln!(out, "  # ({})", first.reason);
+        if let Some(flag) = &first.requires {
+            let _ = writeln!(out, "  # (apply needs {flag})");
+        }
+        let shown: Vec<&str> = accounts.iter().take(LIST_AT_MOST).copied().collect();
+        let more = accounts.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            out,
+            "  #   accounts: {}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" … and {more} more (the full list is in `--json`)")
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(out, "  #   regions:  {}", regions.join(", "));
+        let account_part = if accounts.len() == 1 {
+            accounts[0].to_string()
+        } else {
+            "*".to_string()
+        };
+        let region_part = if regions.len() == 1 {
+            regions[0].to_string()
+        } else {
+            "*".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            style.paint(
+                first.action,
+                &format!(
+                    "{:>3} {kind}[{account_part}/{region_part}] ×{}",
+                    first.action.symbol(),
+                    changes.len()
+                )
+            )
+        );
+        attribute_lines(first, style, &mut out);
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary_line(plan));
+    out
+}
+
+/// `Plan: N to add, N to change, N to destroy.`
+pub fn summary_line(plan: &Plan) -> String {
+    format!(
+        "Plan: {} to add, {} to change, {} to destroy.",
+        plan.summary.add, plan.summary.change, plan.summary.destroy
+    )
+}
+
+/// The JSON plan (without the manifest text saved plan files carry).
+pub fn json(plan: &Plan) -> String {
+    let mut shown = plan.clone();
+    shown.manifest_source = None;
+    serde_json::to_string_pretty(&shown).unwrap_or_default()
+}
