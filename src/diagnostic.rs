@@ -137,6 +137,14 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     let lowered = input.to_ascii_lowercase();
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    if lowered.len() >= 4
+        && let Some(prefixed) = candidates
+            .iter()
+            .find(|c| c.to_ascii_lowercase().starts_with(&lowered))
+    {
+        return Some(prefixed);
+    }
     candidates
         .into_iter()
         .map(|candidate| {

@@ -207,6 +207,31 @@ impl Checker {
                 text,
                 quoted: false,
             } if parse_bool(text).is_some() => parse_bool(text),
+            Value::Scalar {
+                text,
+                quoted: false,
+            } if matches!(
+                text.to_ascii_lowercase().as_str(),
+                "yes" | "no" | "on" | "off" | "y" | "n"
+            ) =>
+            {
+                let fix = if matches!(text.to_ascii_lowercase().as_str(), "yes" | "on" | "y") {
+                    "true"
+                } else {
+                    "false"
+                };
+                self.error(
+                    Diagnostic::error(
+                        Some(node.position),
+                        format!("{what}: expected true or false, found `{text}`"),
+                    )
+                    .expected("true or false")
+                    .hint(format!(
+                        "YAML 1.2 reads `{text}` as a string; write `{fix}`"
+                    )),
+                );
+                None
+            }
             _ => {
                 self.type_error(node, what, "true or false");
                 None

@@ -1,0 +1,226 @@
+//! Test harness: a real AWS emulator (moto server + guardform's extension, see
+//! tests/emulator/) per test on a free loopback port, a seeded organization, and the real
+//! `guardform` binary run against it. Nothing here skips: a missing emulator fails loudly.
+
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The emulator's Python, after making sure the venv is installed (once per test binary).
+pub fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let status = Command::new("bash")
+                .arg(root().join("scripts/setup-venv"))
+                .stdout(Stdio::null())
+                .status()
+                .expect("running scripts/setup-venv");
+            assert!(status.success(), "scripts/setup-venv failed: the emulator cannot be installed");
+            let python = root().join(".venv/bin/python");
+            assert!(python.exists(), "{} is missing after scripts/setup-venv", python.display());
+            python
+        })
+        .clone()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+/// A running emulator; stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get_ok(endpoint: &str, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://");
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+}
+
+impl Emulator {
+    /// Starts moto server with guardform's extension and waits until it answers. A port taken
+    /// between choosing and binding it is retried with another port.
+    pub fn start() -> Emulator {
+        let python = python();
+        let mut last_log = String::new();
+        for _attempt in 0..3 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let log = dir.path().join("emulator.log");
+            let port = free_port();
+            let log_file = std::fs::File::create(&log).expect("emulator log");
+            let child = Command::new(&python)
+                .arg(root().join("tests/emulator/server.py"))
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .stdout(log_file.try_clone().expect("log"))
+                .stderr(log_file)
+                .spawn()
+                .expect("starting the emulator");
+            let mut emulator = Emulator {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+                log,
+                _dir: dir,
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                if http_get_ok(&emulator.endpoint, "/moto-api/data.json") {
+                    return emulator;
+                }
+                if let Ok(Some(_)) = emulator.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            last_log = emulator.log();
+            if !last_log.contains("Address already in use") {
+                break;
+            }
+        }
+        panic!("the emulator did not start within 60 s:\n{last_log}");
+    }
+
+    /// The emulator's log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Seeds an organization with `accounts` member accounts; returns the seed summary.
+    pub fn seed(&self, args: &[&str]) -> Value {
+        let output = Command::new(python())
+            .arg(root().join("tests/emulator/seed.py"))
+            .args(["--endpoint", &self.endpoint])
+            .args(args)
+            .output()
+            .expect("running the seed tool");
+        assert!(
+            output.status.success(),
+            "seed failed: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            self.log()
+        );
+        serde_json::from_slice(&output.stdout).expect("seed prints JSON")
+    }
+
+    /// Runs a Python snippet with boto3 against the emulator (for out-of-band changes made the
+    /// way another tool would). `ENDPOINT` is set in its environment.
+    pub fn boto3(&self, script: &str) -> String {
+        let output = Command::new(python())
+            .arg("-c")
+            .arg(script)
+            .env("ENDPOINT", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .expect("running python");
+        assert!(
+            output.status.success(),
+            "python failed: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs guardform against the emulator as the management account.
+    pub fn guardform(&self, dir: &Path, args: &[&str]) -> Run {
+        run_guardform(dir, args, &[("AWS_ENDPOINT_URL", self.endpoint.as_str())])
+    }
+}
+
+/// A finished guardform run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs the guardform binary in `dir` with fake credentials and extra environment.
+pub fn run_guardform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_guardform"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/guardform-test-config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/guardform-test-credentials")
+        .env("NO_COLOR", "1");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("running guardform");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Parses `--stats` output into (service.operation → calls).
+pub fn stats(stderr: &str) -> std::collections::BTreeMap<String, u64> {
+    stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("AWS API calls:"))
+        .skip(1)
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let name = parts.next()?.to_string();
+            let calls = parts.next()?.parse().ok()?;
+            Some((name, calls))
+        })
+        .collect()
+}
