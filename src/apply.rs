@@ -290,27 +290,30 @@ impl RegionRun<'_> {
         Ok(())
     }
 
-    async fn find_detector(&self) -> Result<Option<String>, AwsError> {
+    async fn find_detector(&self, account: &str) -> Result<Option<String>, AwsError> {
         let output = self
             .aws
-            .guardduty(self.admin, self.region)
+            .guardduty(account, self.region)
             .list_detectors()
             .send()
             .await
             .map_err(|e| {
-                AwsError::new(
-                    format!("listing detectors in {}/{}", self.admin, self.region),
-                    e,
-                )
+                AwsError::new(format!("listing detectors in {account}/{}", self.region), e)
             })?;
         Ok(output.detector_ids().first().cloned())
     }
 
+    /// Creates or updates the detector of the change's account (the administrator's, or the
+    /// management account's before it becomes a member); an existing one is adopted.
     async fn detector(&mut self, change: &Change) -> Result<String, AwsError> {
-        let client = self.aws.guardduty(self.admin, self.region);
+        let account = change
+            .account
+            .clone()
+            .unwrap_or_else(|| self.admin.to_string());
+        let client = self.aws.guardduty(&account, self.region);
         let existing = match change.inputs.get("detector_id") {
             Some(id) => Some(id.clone()),
-            None => self.find_detector().await?,
+            None => self.find_detector(&account).await?,
         };
         let features = features_of(&change.after);
         let frequency = attribute(&change.after, "finding_publishing_frequency")
@@ -358,8 +361,8 @@ impl RegionRun<'_> {
             client
                 .tag_resource()
                 .resource_arn(format!(
-                    "arn:aws:guardduty:{}:{}:detector/{id}",
-                    self.region, self.admin
+                    "arn:aws:guardduty:{}:{account}:detector/{id}",
+                    self.region
                 ))
                 .set_tags(Some(tags.into_iter().collect()))
                 .send()
@@ -672,7 +675,11 @@ impl RegionRun<'_> {
             }
             self.record(change, Outcome::Applied);
         }
-        let detector_id = match detectors.first() {
+        let (admin_detectors, other_detectors): (Vec<&Change>, Vec<&Change>) = detectors
+            .iter()
+            .partition(|c| c.account.as_deref() == Some(self.admin));
+        let after: Vec<&Change> = configs.iter().chain(&members).copied().collect();
+        let detector_id = match admin_detectors.first() {
             Some(change) => match self.detector(change).await {
                 Ok(id) => {
                     self.record(change, Outcome::Applied);
@@ -680,7 +687,10 @@ impl RegionRun<'_> {
                 }
                 Err(error) => {
                     self.fail(change, &error);
-                    let after: Vec<&Change> = configs.iter().chain(&members).copied().collect();
+                    self.skip_all(
+                        &other_detectors,
+                        &format!("depends on {}, which failed", change.address),
+                    );
                     self.skip_all(
                         &after,
                         &format!("depends on {}, which failed", change.address),
@@ -688,12 +698,11 @@ impl RegionRun<'_> {
                     return;
                 }
             },
-            None if configs.is_empty() && members.is_empty() => return,
-            None => match self.find_detector().await {
+            None if after.is_empty() && other_detectors.is_empty() => return,
+            None => match self.find_detector(self.admin).await {
                 Ok(id) => id,
                 Err(error) => {
-                    let after: Vec<&Change> = configs.iter().chain(&members).copied().collect();
-                    for change in after {
+                    for change in other_detectors.iter().chain(&after) {
                         self.fail(change, &error);
                     }
                     return;
@@ -701,7 +710,13 @@ impl RegionRun<'_> {
             },
         };
         let Some(detector_id) = detector_id else {
-            let after: Vec<&Change> = configs.iter().chain(&members).copied().collect();
+            self.skip_all(
+                &other_detectors,
+                &format!(
+                    "the administrator {} has no detector in {}",
+                    self.admin, self.region
+                ),
+            );
             self.skip_all(
                 &after,
                 &format!(
@@ -711,6 +726,12 @@ impl RegionRun<'_> {
             );
             return;
         };
+        for change in &other_detectors {
+            match self.detector(change).await {
+                Ok(_) => self.record(change, Outcome::Applied),
+                Err(error) => self.fail(change, &error),
+            }
+        }
         for change in &configs {
             match self.org_config(change, &detector_id).await {
                 Ok(()) => self.record(change, Outcome::Applied),

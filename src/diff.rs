@@ -290,6 +290,23 @@ fn diff_region(
         }
     }
 
+    let management = discovery.organization.management_account.as_str();
+    if state.management_has_detector == Some(false) {
+        let mut c = change(
+            ResourceKind::Detector,
+            Action::Create,
+            Some(management),
+            region,
+            format!(
+                "GuardDuty adds the management account {management} as a member only once it has a detector of its own"
+            ),
+        );
+        c.after.insert("status".into(), string("ENABLED"));
+        c.after
+            .insert(format!("tags.{MANAGED_TAG_KEY}"), string(MANAGED_TAG_VALUE));
+        changes.push(c);
+    }
+
     let desired = desired_member(&manifest.detector);
     let emails: BTreeMap<&str, &str> = discovery
         .organization
@@ -561,6 +578,7 @@ mod tests {
                 },
             )]
             .into(),
+            management_has_detector: None,
         };
         Observed {
             regions: [("eu-west-1".to_string(), state)].into(),

@@ -55,6 +55,10 @@ pub struct RegionState {
     pub detector: Option<DetectorState>,
     pub org_config: Option<OrgConfigState>,
     pub members: BTreeMap<String, MemberState>,
+    /// Whether the management account has a detector of its own; read only when it is targeted
+    /// but not yet a member (GuardDuty refuses to add it as a member before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_has_detector: Option<bool>,
 }
 
 /// Live state of every targeted Region.
@@ -130,6 +134,37 @@ pub async fn member_features(
     Ok(found)
 }
 
+/// GuardDuty adds the management account as a member only once it runs GuardDuty itself: when
+/// it is targeted and not yet a member, read whether it has a detector.
+async fn read_management_detector(
+    aws: &Aws,
+    discovery: &Discovery,
+    region: &str,
+    state: &mut RegionState,
+) -> Result<(), AwsError> {
+    let management = &discovery.organization.management_account;
+    let member = state
+        .members
+        .get(management)
+        .is_some_and(|m| m.relationship_status == "Enabled");
+    if !discovery.members.contains(management) || member {
+        return Ok(());
+    }
+    let detectors = aws
+        .guardduty(management, region)
+        .list_detectors()
+        .send()
+        .await
+        .map_err(|e| {
+            AwsError::new(
+                format!("listing detectors in the management account {management}/{region}"),
+                e,
+            )
+        })?;
+    state.management_has_detector = Some(!detectors.detector_ids().is_empty());
+    Ok(())
+}
+
 /// Reads one Region.
 async fn observe_region(
     aws: &Aws,
@@ -176,6 +211,7 @@ async fn observe_region(
         .await
         .map_err(|e| AwsError::new(format!("listing detectors in {context}"), e))?;
     let Some(detector_id) = detectors.detector_ids().first().cloned() else {
+        read_management_detector(aws, discovery, region, &mut state).await?;
         return Ok(state);
     };
     let detector = client
@@ -298,6 +334,7 @@ async fn observe_region(
             }
         }
     }
+    read_management_detector(aws, discovery, region, &mut state).await?;
     Ok(state)
 }
 

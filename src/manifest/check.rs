@@ -182,7 +182,7 @@ impl Checker {
                 .iter()
                 .find(|(k, _, _)| *k == key)
                 .map(|(_, key_node, _)| key_node.position)
-                .or(Some(entries.node.position));
+                .or((what != "the manifest").then_some(entries.node.position));
             self.error(
                 Diagnostic::error(position, format!("missing `{key}` in {what}"))
                     .hint(hint.to_string()),
@@ -609,10 +609,14 @@ impl Checker {
                         format!("invalid `regions.include`: `{found}`"),
                     )
                     .expected("`all-enabled` or a list of Regions")
-                    .maybe_hint(
+                    .maybe_hint(if catalog::looks_like_region(&found) {
+                        Some(format!(
+                            "a single Region is still a list: `include: [{found}]`"
+                        ))
+                    } else {
                         did_you_mean(&found, ["all-enabled"])
-                            .map(|s| format!("did you mean `{s}`?")),
-                    ),
+                            .map(|s| format!("did you mean `{s}`?"))
+                    }),
                 );
                 None
             }

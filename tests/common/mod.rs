@@ -26,9 +26,16 @@ pub fn python() -> PathBuf {
                 .stdout(Stdio::null())
                 .status()
                 .expect("running scripts/setup-venv");
-            assert!(status.success(), "scripts/setup-venv failed: the emulator cannot be installed");
+            assert!(
+                status.success(),
+                "scripts/setup-venv failed: the emulator cannot be installed"
+            );
             let python = root().join(".venv/bin/python");
-            assert!(python.exists(), "{} is missing after scripts/setup-venv", python.display());
+            assert!(
+                python.exists(),
+                "{} is missing after scripts/setup-venv",
+                python.display()
+            );
             python
         })
         .clone()
@@ -197,7 +204,10 @@ pub fn run_guardform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/guardform-test-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/guardform-test-credentials")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/guardform-test-credentials",
+        )
         .env("NO_COLOR", "1");
     for (key, value) in env {
         command.env(key, value);

@@ -1,0 +1,1660 @@
+"""GuardDuty extension for moto 5.2.5 (server mode).
+
+Installs, into moto's own GuardDuty service, the operations guardform needs that
+stock moto lacks or gets wrong: one detector per account and Region with
+validated features merged by name, tags, the Organizations delegated
+administrator, the organization configuration, members (organization and
+invitation flows), invitations and member detectors.
+
+State lives on moto's ``GuardDutyBackend`` objects (one per account and Region),
+so ``POST /moto-api/reset`` wipes it with everything else.
+
+Wire format follows the GuardDuty API reference (botocore's service model
+``guardduty/2017-11-28``): camelCase JSON, ``Content-Type: application/json``,
+errors as ``{"message": ..., "__type": ...}`` with ``X-Amzn-ErrorType``.
+
+Call :func:`install` before moto's server handles its first GuardDuty request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterable
+from urllib.parse import unquote
+
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import BaseResponse
+from moto.guardduty import urls as gd_urls
+from moto.guardduty.models import Detector, GuardDutyBackend, guardduty_backends
+from moto.guardduty.responses import GuardDutyResponse
+from moto.moto_api._internal import mock_random
+
+# --------------------------------------------------------------------------------------
+# Constants from the API reference
+# --------------------------------------------------------------------------------------
+
+# Protection plans guardform manages, in the order AWS lists them in GetDetector.
+FEATURES = [
+    "S3_DATA_EVENTS",
+    "EKS_AUDIT_LOGS",
+    "EBS_MALWARE_PROTECTION",
+    "RDS_LOGIN_EVENTS",
+    "EKS_RUNTIME_MONITORING",
+    "LAMBDA_NETWORK_LOGS",
+    "RUNTIME_MONITORING",
+]
+# Foundational data sources: always on, listed by GetDetector, not configurable.
+FOUNDATIONAL = ["CLOUD_TRAIL", "DNS_LOGS", "FLOW_LOGS"]
+# Additional configuration names valid for each feature.
+ADDITIONAL = {
+    "EKS_RUNTIME_MONITORING": ["EKS_ADDON_MANAGEMENT"],
+    "RUNTIME_MONITORING": [
+        "EKS_ADDON_MANAGEMENT",
+        "ECS_FARGATE_AGENT_MANAGEMENT",
+        "EC2_AGENT_MANAGEMENT",
+    ],
+}
+ALL_ADDITIONAL = ["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"]
+# CreateDetector: "When you don't specify any features, with an exception to
+# RUNTIME_MONITORING, all the optional features are enabled by default."  EKS Runtime
+# Monitoring is superseded by RUNTIME_MONITORING (both at once is an error), so a new
+# detector has it disabled too, as AWS shows for new detectors.
+DEFAULT_DISABLED = {"RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"}
+FREQUENCIES = ["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"]
+FEATURE_STATUSES = ["ENABLED", "DISABLED"]
+AUTO_ENABLE = ["NEW", "ALL", "NONE"]
+MAX_BATCH = 50
+ORG_MEMBER_LIMIT = 50000
+GUARDDUTY_PRINCIPAL = "guardduty.amazonaws.com"
+
+MSG_INVALID_INPUT = (
+    "The request is rejected because an invalid or out-of-range value is specified as an input parameter."
+)
+MSG_NOT_OWNED = "The request is rejected because the input detectorId is not owned by the current account."
+MSG_DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
+MSG_NO_ORG_PERMISSION = "The request failed because you do not have required AWS Organization master permission."
+MSG_ADMIN_EXISTS = (
+    "The request failed because another account is already enabled as GuardDuty delegated administrator "
+    "for the organization."
+)
+MSG_NOT_ADMIN = "The request is rejected because the input adminAccountId is not a GuardDuty delegated administrator for the organization."
+MSG_DATASOURCES_AND_FEATURES = (
+    "The request is rejected because dataSources and features cannot be specified in the same request."
+)
+MSG_BOTH_RUNTIME = (
+    "The request is rejected because EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot be specified "
+    "in the same request. Runtime Monitoring already includes EKS Runtime Monitoring."
+)
+MSG_HAS_MEMBERS = (
+    "The request is rejected because the current account cannot delete detector while it has invited or "
+    "associated members."
+)
+
+# UnprocessedAccount.result texts.
+RES_INVALID_ID = "The request is rejected because the input accountId is invalid."
+RES_SELF = "The request is rejected because the current account cannot be added as its own member."
+RES_OTHER_ADMIN = (
+    "The request is rejected because the given account ID is already associated with another administrator account."
+)
+RES_SUSPENDED = "The request is rejected because the account is suspended."
+RES_MANAGEMENT_NO_DETECTOR = (
+    "Operation failed because your organization master must first enable GuardDuty to be added as a member"
+)
+RES_NOT_MEMBER = "The request is rejected because the input account is not a member of the current account."
+RES_NOT_ASSOCIATED = "The request is rejected because the input account is not associated with the current account."
+RES_NO_DETECTOR = "The request is rejected because the member account does not have a detector in this Region."
+RES_ORG_MEMBER_INVITE = (
+    "The request is rejected because organization member accounts cannot be invited; use CreateMembers."
+)
+RES_AUTO_ENABLE_ALL = (
+    "The request is rejected because the organization configuration auto-enables GuardDuty for ALL "
+    "accounts; remove the account from the organization or set autoEnableOrganizationMembers to NEW or "
+    "NONE first."
+)
+RES_NO_INVITATION = "The request is rejected because the current account does not have an invitation from the requested account."
+
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
+
+
+class GuardDutyError(JsonRESTError):
+    """A GuardDuty error: body ``{"__type", "message"}``, ``X-Amzn-ErrorType`` header."""
+
+    header_type = "BadRequestException"
+    body_type = "InvalidInputException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.body_type, message)
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", "application/json"),
+            ("X-Amzn-ErrorType", self.header_type),
+        ]
+
+
+class BadRequest(GuardDutyError):
+    code = 400
+
+
+class AccessDenied(GuardDutyError):
+    code = 403
+    header_type = "AccessDeniedException"
+    body_type = "AccessDeniedException"
+
+
+class InternalError(GuardDutyError):
+    code = 500
+    header_type = "InternalServerErrorException"
+    body_type = "InternalServerErrorException"
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(dt: datetime) -> str:
+    # AWS: "2023-05-09T20:55:29.060Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _epoch(dt: datetime) -> float:
+    # rest-json Timestamp shapes are epoch seconds.
+    return round(dt.timestamp(), 3)
+
+
+def gd(account_id: str, region: str) -> GuardDutyBackend:
+    return guardduty_backends[account_id][region]
+
+
+def _ensure_state(backend: GuardDutyBackend) -> GuardDutyBackend:
+    if not hasattr(backend, "gf_members"):
+        _init_state(backend)
+    return backend
+
+
+def _init_state(backend: GuardDutyBackend) -> None:
+    # As an administrator: account id -> Member
+    backend.gf_members = {}
+    # As a member: administrator account id (when associated or invited-then-accepted)
+    backend.gf_admin_id = None
+    # As an invitee: administrator account id -> {"invitationId", "invitedAt"}
+    backend.gf_invitations = {}
+    # On an organization management account: the delegated administrator in this Region
+    backend.gf_org_admin = None
+    # On a delegated administrator: its organization configuration
+    backend.gf_org_config = None
+
+
+def _detector_of(account_id: str, region: str) -> "Detector | None":
+    backend = gd(account_id, region)
+    for det in backend.detectors.values():
+        return det
+    return None
+
+
+# Organizations ------------------------------------------------------------------------
+
+
+def _org_backend_for(account_id: str) -> Any:
+    """The OrganizationsBackend holding the organization `account_id` belongs to, or None."""
+    from moto.organizations.models import organizations_backends
+
+    own = organizations_backends[account_id]["aws"]
+    if own.org is not None:
+        return own
+    owner = organizations_backends.master_accounts.get(account_id)
+    if owner:
+        ob = organizations_backends[owner[0]][owner[1]]
+        if ob.org is not None and any(a.id == account_id for a in ob.accounts):
+            return ob
+    return None
+
+
+def _org_accounts(ob: Any) -> dict[str, Any]:
+    return {a.id: a for a in ob.accounts} if ob is not None else {}
+
+
+def _management_id(ob: Any) -> str | None:
+    return ob.org.master_account_id if ob is not None and ob.org is not None else None
+
+
+def _delegated_admin(ob: Any, region: str) -> str | None:
+    mgmt = _management_id(ob)
+    if mgmt is None:
+        return None
+    return _ensure_state(gd(mgmt, region)).gf_org_admin
+
+
+# Features -----------------------------------------------------------------------------
+
+
+class OrgConfig:
+    def __init__(self) -> None:
+        self.auto_enable_members = "NONE"
+        self.features: dict[str, dict[str, Any]] = {
+            name: {
+                "autoEnable": "NONE",
+                "additional": {a: "NONE" for a in ADDITIONAL.get(name, [])},
+            }
+            for name in FEATURES
+        }
+
+
+def _validate_features(features: Any, *, status_key: str, allowed_status: list[str]) -> None:
+    if features is None:
+        return
+    if not isinstance(features, list):
+        raise BadRequest(MSG_INVALID_INPUT)
+    names = []
+    for f in features:
+        if not isinstance(f, dict):
+            raise BadRequest(MSG_INVALID_INPUT)
+        name = f.get("name")
+        if name not in FEATURES:
+            raise BadRequest(
+                f"The request is rejected because an invalid or out-of-range value is specified as an input parameter. Invalid feature name: {name}"
+            )
+        if name in names:
+            raise BadRequest(
+                f"The request is rejected because the feature {name} is specified more than once."
+            )
+        names.append(name)
+        st = f.get(status_key)
+        if st is not None and st not in allowed_status:
+            raise BadRequest(
+                f"The request is rejected because an invalid or out-of-range value is specified as an input parameter. Invalid {status_key} for {name}: {st}"
+            )
+        add = f.get("additionalConfiguration")
+        if add is None:
+            continue
+        if not isinstance(add, list):
+            raise BadRequest(MSG_INVALID_INPUT)
+        seen = []
+        for a in add:
+            aname = (a or {}).get("name")
+            if aname not in ALL_ADDITIONAL:
+                raise BadRequest(
+                    f"The request is rejected because an invalid or out-of-range value is specified as an input parameter. Invalid additional configuration name: {aname}"
+                )
+            if aname not in ADDITIONAL.get(name, []):
+                raise BadRequest(
+                    f"The request is rejected because the additional configuration {aname} is not supported for the feature {name}."
+                )
+            if aname in seen:
+                raise BadRequest(
+                    f"The request is rejected because the additional configuration {aname} is specified more than once."
+                )
+            seen.append(aname)
+            ast = a.get(status_key)
+            if ast is not None and ast not in allowed_status:
+                raise BadRequest(
+                    f"The request is rejected because an invalid or out-of-range value is specified as an input parameter. Invalid {status_key} for {aname}: {ast}"
+                )
+    if "EKS_RUNTIME_MONITORING" in names and "RUNTIME_MONITORING" in names:
+        raise BadRequest(MSG_BOTH_RUNTIME)
+
+
+def _validate_frequency(freq: Any) -> None:
+    if freq is not None and freq not in FREQUENCIES:
+        raise BadRequest(
+            f"The request is rejected because an invalid or out-of-range value is specified as an input parameter. Invalid findingPublishingFrequency: {freq}"
+        )
+
+
+def _features_from_datasources(ds: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Translate the deprecated dataSources object into feature updates."""
+    if not ds:
+        return []
+    out = []
+    s3 = ds.get("s3Logs")
+    if isinstance(s3, dict) and s3.get("enable") is not None:
+        out.append({"name": "S3_DATA_EVENTS", "status": "ENABLED" if s3["enable"] else "DISABLED"})
+    k8s = (ds.get("kubernetes") or {}).get("auditLogs")
+    if isinstance(k8s, dict) and k8s.get("enable") is not None:
+        out.append({"name": "EKS_AUDIT_LOGS", "status": "ENABLED" if k8s["enable"] else "DISABLED"})
+    ebs = ((ds.get("malwareProtection") or {}).get("scanEc2InstanceWithFindings") or {}).get("ebsVolumes")
+    if ebs is not None:
+        out.append({"name": "EBS_MALWARE_PROTECTION", "status": "ENABLED" if ebs else "DISABLED"})
+    return out
+
+
+def _org_features_from_datasources(ds: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not ds:
+        return []
+    out = []
+
+    def ae(v: Any) -> str:
+        return "NEW" if v else "NONE"
+
+    s3 = ds.get("s3Logs")
+    if isinstance(s3, dict) and s3.get("autoEnable") is not None:
+        out.append({"name": "S3_DATA_EVENTS", "autoEnable": ae(s3["autoEnable"])})
+    k8s = (ds.get("kubernetes") or {}).get("auditLogs")
+    if isinstance(k8s, dict) and k8s.get("autoEnable") is not None:
+        out.append({"name": "EKS_AUDIT_LOGS", "autoEnable": ae(k8s["autoEnable"])})
+    ebs = (((ds.get("malwareProtection") or {}).get("scanEc2InstanceWithFindings") or {}).get("ebsVolumes") or {})
+    if isinstance(ebs, dict) and ebs.get("autoEnable") is not None:
+        out.append({"name": "EBS_MALWARE_PROTECTION", "autoEnable": ae(ebs["autoEnable"])})
+    return out
+
+
+class GFDetector(Detector):
+    """moto's Detector with AWS-like feature configuration (merged by name)."""
+
+    # moto's model metaclass registers instances per service, derived from the module name.
+    __module__ = "moto.guardduty.models"
+
+    def __init__(self, account_id: str, region_name: str, enabled: bool, frequency: str,
+                 tags: dict[str, str] | None) -> None:
+        now = _now()
+        super().__init__(
+            account_id=account_id,
+            region_name=region_name,
+            created_at=now,
+            finding_publish_freq=frequency,
+            enabled=enabled,
+            datasources={},
+            tags=tags or {},
+            features=[],
+        )
+        self.account_id = account_id
+        self.region_name = region_name
+        self.created_at = now
+        self.updated_at = now
+        self.gf_features: dict[str, dict[str, Any]] = {}
+        for name in FEATURES:
+            st = "DISABLED" if name in DEFAULT_DISABLED else "ENABLED"
+            self.gf_features[name] = {
+                "status": st,
+                "updatedAt": now,
+                "additional": {a: {"status": "DISABLED", "updatedAt": now} for a in ADDITIONAL.get(name, [])},
+            }
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:guardduty:{self.region_name}:{self.account_id}:detector/{self.id}"
+
+    def apply_features(self, features: Iterable[dict[str, Any]], key: str = "status",
+                       mapping: dict[str, str] | None = None) -> None:
+        """Merge feature settings by name (and additional configuration by name)."""
+        now = _now()
+        changed = False
+        for f in features:
+            cur = self.gf_features[f["name"]]
+            st = f.get(key)
+            if mapping is not None and st is not None:
+                st = mapping.get(st)
+            if st is not None and st != cur["status"]:
+                cur["status"] = st
+                cur["updatedAt"] = now
+                changed = True
+            for a in f.get("additionalConfiguration") or []:
+                ast = a.get(key)
+                if mapping is not None and ast is not None:
+                    ast = mapping.get(ast)
+                acur = cur["additional"][a["name"]]
+                if ast is not None and ast != acur["status"]:
+                    acur["status"] = ast
+                    acur["updatedAt"] = now
+                    changed = True
+        if changed:
+            self.updated_at = now
+
+    def features_json(self) -> list[dict[str, Any]]:
+        out = []
+        for name in FOUNDATIONAL:
+            out.append({"name": name, "status": "ENABLED", "updatedAt": _epoch(self.created_at)})
+        for name in FEATURES:
+            cur = self.gf_features[name]
+            item: dict[str, Any] = {
+                "name": name,
+                "status": cur["status"],
+                "updatedAt": _epoch(cur["updatedAt"]),
+            }
+            if cur["additional"]:
+                item["additionalConfiguration"] = [
+                    {"name": a, "status": v["status"], "updatedAt": _epoch(v["updatedAt"])}
+                    for a, v in cur["additional"].items()
+                ]
+            out.append(item)
+        return out
+
+    def member_features_json(self) -> list[dict[str, Any]]:
+        return [f for f in self.features_json() if f["name"] in FEATURES]
+
+    def datasources_json(self) -> dict[str, Any]:
+        def st(name: str) -> str:
+            return self.gf_features[name]["status"]
+
+        return {
+            "cloudTrail": {"status": "ENABLED"},
+            "dnsLogs": {"status": "ENABLED"},
+            "flowLogs": {"status": "ENABLED"},
+            "s3Logs": {"status": st("S3_DATA_EVENTS")},
+            "kubernetes": {"auditLogs": {"status": st("EKS_AUDIT_LOGS")}},
+            "malwareProtection": {
+                "scanEc2InstanceWithFindings": {"ebsVolumes": {"status": st("EBS_MALWARE_PROTECTION")}},
+                "serviceRole": (
+                    f"arn:aws:iam::{self.account_id}:role/aws-service-role/"
+                    "malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection"
+                ),
+            },
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "createdAt": _iso(self.created_at),
+            "findingPublishingFrequency": self.finding_publish_freq,
+            "serviceRole": self.service_role,
+            "status": "ENABLED" if self.enabled else "DISABLED",
+            "updatedAt": _iso(self.updated_at),
+            "dataSources": self.datasources_json(),
+            "tags": dict(self.tags),
+            "features": self.features_json(),
+        }
+
+
+def _create_detector(account_id: str, region: str, enabled: bool, frequency: str | None,
+                     tags: dict[str, str] | None,
+                     features: list[dict[str, Any]] | None = None) -> GFDetector:
+    backend = _ensure_state(gd(account_id, region))
+    if backend.detectors:
+        raise BadRequest(MSG_DETECTOR_EXISTS)
+    det = GFDetector(account_id, region, enabled, frequency or "SIX_HOURS", tags)
+    if features:
+        det.apply_features(features)
+        det.updated_at = det.created_at
+        for f in det.gf_features.values():
+            f["updatedAt"] = det.created_at
+            for a in f["additional"].values():
+                a["updatedAt"] = det.created_at
+    backend.detectors[det.id] = det
+    return det
+
+
+def _as_gf(det: Detector) -> GFDetector:
+    """Upgrade a stock Detector (made before install) in place."""
+    if isinstance(det, GFDetector):
+        return det
+    raise InternalError("Detector was created before the guardform extension was installed.")
+
+
+# --------------------------------------------------------------------------------------
+# Response handlers
+# --------------------------------------------------------------------------------------
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _ok(body: Any = None, status: int = 200) -> tuple[str, dict[str, Any]]:
+    headers: dict[str, Any] = dict(JSON_HEADERS)
+    headers["status"] = status
+    if body is None:
+        return ("{}" if status != 204 else ""), headers
+    return json.dumps(body), headers
+
+
+class _Ctx:
+    """Request context helpers mixed into GuardDutyResponse."""
+
+    def _gf_body(self: Any) -> dict[str, Any]:
+        raw = self.body
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise BadRequest("The request is rejected because the JSON could not be processed.")
+        if not isinstance(data, dict):
+            raise BadRequest(MSG_INVALID_INPUT)
+        return data
+
+    def _gf_path(self: Any) -> list[str]:
+        path = self.parsed_url.path if hasattr(self, "parsed_url") else self.path.split("?")[0]
+        return [unquote(p) for p in path.split("/") if p]
+
+    def _gf_query(self: Any, name: str) -> str | None:
+        v = self.querystring.get(name)
+        if isinstance(v, list):
+            return v[0] if v else None
+        return v
+
+    def _gf_query_all(self: Any, name: str) -> list[str]:
+        v = self.querystring.get(name)
+        if v is None:
+            return []
+        return list(v) if isinstance(v, list) else [v]
+
+    def _gf_backend(self: Any) -> GuardDutyBackend:
+        return _ensure_state(gd(self.current_account, self.region))
+
+    def _gf_detector(self: Any, detector_id: str | None = None) -> GFDetector:
+        if detector_id is None:
+            detector_id = self._gf_path()[1]
+        backend = self._gf_backend()
+        det = backend.detectors.get(detector_id)
+        if det is None:
+            raise BadRequest(MSG_NOT_OWNED)
+        return _as_gf(det)
+
+    def _gf_paging(self: Any) -> tuple[int, int]:
+        mr = self._gf_query("maxResults")
+        if mr is None:
+            max_results = 50
+        else:
+            try:
+                max_results = int(mr)
+            except ValueError:
+                raise BadRequest(MSG_INVALID_INPUT)
+            if not 1 <= max_results <= 50:
+                raise BadRequest(
+                    "The request is rejected because the parameter maxResults has an invalid value. "
+                    "It must be between 1 and 50."
+                )
+        tok = self._gf_query("nextToken")
+        start = 0
+        if tok:
+            try:
+                start = int(tok)
+            except ValueError:
+                raise BadRequest("The request is rejected because the parameter nextToken has an invalid value.")
+        return start, max_results
+
+
+def _page(items: list[Any], start: int, max_results: int) -> tuple[list[Any], str | None]:
+    chunk = items[start:start + max_results]
+    nxt = str(start + max_results) if start + max_results < len(items) else None
+    return chunk, nxt
+
+
+def _check_ids(ids: Any, field: str) -> list[str]:
+    if not isinstance(ids, list) or not ids:
+        raise BadRequest(
+            f"The request is rejected because the parameter {field} has an invalid value."
+        )
+    if len(ids) > MAX_BATCH:
+        raise BadRequest(
+            f"The request failed because the length provided for the {field} array was {len(ids)}. "
+            f"Max allowed length is {MAX_BATCH}."
+        )
+    return ids
+
+
+# ---- detectors ------------------------------------------------------------------------
+
+
+def create_detector(self: Any) -> Any:
+    body = self._gf_body()
+    if "enable" not in body or not isinstance(body.get("enable"), bool):
+        raise BadRequest("The request is rejected because the parameter enable has an invalid value.")
+    freq = body.get("findingPublishingFrequency")
+    _validate_frequency(freq)
+    features = body.get("features")
+    ds = body.get("dataSources")
+    if features is not None and ds is not None:
+        raise BadRequest(MSG_DATASOURCES_AND_FEATURES)
+    _validate_features(features, status_key="status", allowed_status=FEATURE_STATUSES)
+    tags = body.get("tags")
+    _validate_tags(tags)
+    updates = features if features is not None else _features_from_datasources(ds)
+    det = _create_detector(self.current_account, self.region, body["enable"], freq, tags, updates)
+    return _ok({"detectorId": det.id})
+
+
+def get_detector(self: Any) -> Any:
+    det = self._gf_detector()
+    return _ok(det.to_json())
+
+
+def list_detectors(self: Any) -> Any:
+    start, max_results = self._gf_paging()
+    ids = list(self._gf_backend().detectors.keys())
+    chunk, nxt = _page(ids, start, max_results)
+    out: dict[str, Any] = {"detectorIds": chunk}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+def update_detector(self: Any) -> Any:
+    det = self._gf_detector()
+    body = self._gf_body()
+    freq = body.get("findingPublishingFrequency")
+    _validate_frequency(freq)
+    features = body.get("features")
+    ds = body.get("dataSources")
+    if features is not None and ds is not None:
+        raise BadRequest(MSG_DATASOURCES_AND_FEATURES)
+    _validate_features(features, status_key="status", allowed_status=FEATURE_STATUSES)
+    enable = body.get("enable")
+    if enable is not None and not isinstance(enable, bool):
+        raise BadRequest("The request is rejected because the parameter enable has an invalid value.")
+    now = _now()
+    if enable is not None and enable != det.enabled:
+        det.enabled = enable
+        det.updated_at = now
+    if freq is not None and freq != det.finding_publish_freq:
+        det.finding_publish_freq = freq
+        det.updated_at = now
+    det.apply_features(features if features is not None else _features_from_datasources(ds))
+    return _ok()
+
+
+def delete_detector(self: Any) -> Any:
+    backend = self._gf_backend()
+    det = self._gf_detector()
+    if any(m.relationship in ("Enabled", "Invited") for m in backend.gf_members.values()):
+        raise BadRequest(MSG_HAS_MEMBERS)
+    backend.detectors.pop(det.id, None)
+    return _ok()
+
+
+def list_filters(self: Any) -> Any:
+    det = self._gf_detector()
+    start, max_results = self._gf_paging()
+    names = sorted(det.filters.keys())
+    chunk, nxt = _page(names, start, max_results)
+    out: dict[str, Any] = {"filterNames": chunk}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+def get_filter(self: Any) -> Any:
+    det = self._gf_detector()
+    name = self._gf_path()[3]
+    if name not in det.filters:
+        raise BadRequest("The request is rejected since no such resource found.")
+    out = {k: v for k, v in det.filters[name].to_json().items() if v is not None}
+    out["tags"] = dict(getattr(det.filters[name], "tags", None) or {})
+    return _ok(out)
+
+
+# ---- IP sets and threat intel sets -------------------------------------------------------
+
+LIST_FORMATS = ["TXT", "STIX", "OTX_CSV", "ALIEN_VAULT", "PROOF_POINT", "FIRE_EYE"]
+LIST_KINDS = {
+    # kind: (id field, list field, quota per account and Region, display name)
+    "ipset": ("ipSetId", "ipSetIds", 1, "IPSet"),
+    "threatintelset": ("threatIntelSetId", "threatIntelSetIds", 6, "ThreatIntelSet"),
+}
+
+
+class ThreatList:
+    def __init__(self, kind: str, name: str, fmt: str, location: str, activate: bool,
+                 tags: dict[str, str], owner: str | None) -> None:
+        self.kind = kind
+        self.id = mock_random.get_random_hex(length=32)
+        self.name = name
+        self.format = fmt
+        self.location = location
+        self.status = "ACTIVE" if activate else "INACTIVE"
+        self.tags = dict(tags or {})
+        self.expected_bucket_owner = owner
+        self.activations = 1 if activate else 0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "format": self.format, "location": self.location,
+                               "status": self.status, "tags": dict(self.tags)}
+        if self.expected_bucket_owner:
+            out["expectedBucketOwner"] = self.expected_bucket_owner
+        return out
+
+
+def _lists(det: GFDetector, kind: str) -> dict[str, ThreatList]:
+    store = det.__dict__.setdefault("gf_lists", {"ipset": {}, "threatintelset": {}})
+    return store[kind]
+
+
+def _refuse_members(self: Any, display: str) -> None:
+    backend = self._gf_backend()
+    admin = backend.gf_admin_id
+    if admin is not None:
+        rec = _ensure_state(gd(admin, self.region)).gf_members.get(self.current_account)
+        if rec is not None and rec.relationship == "Enabled":
+            raise BadRequest(
+                f"The request is rejected because the current account is a GuardDuty member account; "
+                f"only the administrator account can manage {display}s."
+            )
+
+
+def _validate_list_fields(body: dict[str, Any], create: bool) -> None:
+    name = body.get("name")
+    if (create or name is not None) and (not isinstance(name, str) or not 1 <= len(name) <= 300):
+        raise BadRequest("The request is rejected because the parameter name has an invalid value.")
+    if create and body.get("format") not in LIST_FORMATS:
+        raise BadRequest("The request is rejected because the parameter format has an invalid value.")
+    loc = body.get("location")
+    if (create or loc is not None) and (
+        not isinstance(loc, str) or not 1 <= len(loc) <= 300
+        or not (loc.startswith("https://") or loc.startswith("s3://"))
+    ):
+        raise BadRequest("The request is rejected because the parameter location has an invalid value.")
+    act = body.get("activate")
+    if (create or act is not None) and not isinstance(act, bool):
+        raise BadRequest("The request is rejected because the parameter activate has an invalid value.")
+
+
+def _list_kind(self: Any) -> tuple[str, GFDetector]:
+    parts = self._gf_path()
+    return parts[2], self._gf_detector(parts[1])
+
+
+def _create_list(self: Any) -> Any:
+    kind, det = _list_kind(self)
+    id_field, _, quota, display = LIST_KINDS[kind]
+    _refuse_members(self, display)
+    body = self._gf_body()
+    _validate_list_fields(body, create=True)
+    _validate_tags(body.get("tags"))
+    lists = _lists(det, kind)
+    if len(lists) >= quota:
+        raise BadRequest(
+            f"The request is rejected because the current account cannot create more than {quota} {display}"
+            f"{'s' if quota > 1 else ''}."
+        )
+    if any(x.name == body["name"] for x in lists.values()):
+        raise BadRequest(f"The request is rejected because a {display} with the name {body['name']} already exists.")
+    item = ThreatList(kind, body["name"], body["format"], body["location"], body["activate"],
+                      body.get("tags") or {}, body.get("expectedBucketOwner"))
+    lists[item.id] = item
+    return _ok({id_field: item.id})
+
+
+def _get_list_item(self: Any) -> tuple[str, GFDetector, ThreatList]:
+    parts = self._gf_path()
+    kind, det = parts[2], self._gf_detector(parts[1])
+    item = _lists(det, kind).get(parts[3])
+    if item is None:
+        raise BadRequest("The request is rejected since no such resource found.")
+    return kind, det, item
+
+
+def _get_list(self: Any) -> Any:
+    _, _, item = _get_list_item(self)
+    return _ok(item.to_json())
+
+
+def _update_list(self: Any) -> Any:
+    kind, det, item = _get_list_item(self)
+    _refuse_members(self, LIST_KINDS[kind][3])
+    body = self._gf_body()
+    _validate_list_fields(body, create=False)
+    if body.get("name") is not None:
+        item.name = body["name"]
+    if body.get("location") is not None:
+        item.location = body["location"]
+    if body.get("expectedBucketOwner") is not None:
+        item.expected_bucket_owner = body["expectedBucketOwner"]
+    if body.get("activate") is True:
+        item.status = "ACTIVE"
+        item.activations += 1  # AWS reloads the list's content on each activation
+    elif body.get("activate") is False:
+        item.status = "INACTIVE"
+    return _ok()
+
+
+def _delete_list(self: Any) -> Any:
+    kind, det, item = _get_list_item(self)
+    _refuse_members(self, LIST_KINDS[kind][3])
+    _lists(det, kind).pop(item.id, None)
+    return _ok()
+
+
+def _list_lists(self: Any) -> Any:
+    kind, det = _list_kind(self)
+    _, list_field, _, _ = LIST_KINDS[kind]
+    start, max_results = self._gf_paging()
+    chunk, nxt = _page(list(_lists(det, kind).keys()), start, max_results)
+    out: dict[str, Any] = {list_field: chunk}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+create_ip_set = _create_list
+get_ip_set = _get_list
+update_ip_set = _update_list
+delete_ip_set = _delete_list
+list_ip_sets = _list_lists
+create_threat_intel_set = _create_list
+get_threat_intel_set = _get_list
+update_threat_intel_set = _update_list
+delete_threat_intel_set = _delete_list
+list_threat_intel_sets = _list_lists
+
+
+# ---- tags -----------------------------------------------------------------------------
+
+ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:guardduty:([a-z0-9-]+):(\d{12}):detector/([^/]+)(?:/(ipset|threatintelset|filter)/([^/]+))?$"
+)
+
+
+def _validate_tags(tags: Any) -> None:
+    if tags is None:
+        return
+    if not isinstance(tags, dict):
+        raise BadRequest(MSG_INVALID_INPUT)
+    if len(tags) > 50:
+        raise BadRequest(
+            "The request is rejected because the number of tags exceeds the limit of 50 tags per resource."
+        )
+    for k, v in tags.items():
+        if not isinstance(k, str) or not 1 <= len(k) <= 128 or k.lower().startswith("aws:"):
+            raise BadRequest(f"The request is rejected because the tag key {k!r} is invalid.")
+        if not isinstance(v, str) or len(v) > 256:
+            raise BadRequest(f"The request is rejected because the tag value for {k!r} is invalid.")
+
+
+def _tag_target(self: Any) -> Any:
+    """The taggable object (detector, IP set, threat intel set or filter) of the ARN."""
+    parts = self._gf_path()
+    arn = "/".join(parts[1:])
+    m = ARN_RE.match(arn)
+    if not m:
+        raise BadRequest("The request is rejected because the resourceArn is invalid.")
+    region, account, det_id, sub_kind, sub_id = m.groups()
+    if account != self.current_account:
+        raise AccessDenied(
+            "The request is rejected because the current account is not authorized to access the resource."
+        )
+    if region != self.region:
+        raise BadRequest("The request is rejected because the resourceArn is invalid.")
+    det = self._gf_backend().detectors.get(det_id)
+    if det is None:
+        raise BadRequest("The request is rejected because the resource could not be found.")
+    det = _as_gf(det)
+    if sub_kind is None:
+        return det
+    if sub_kind == "filter":
+        target = det.filters.get(sub_id)
+        if target is not None and not hasattr(target, "tags"):
+            target.tags = {}
+    else:
+        target = _lists(det, sub_kind).get(sub_id)
+    if target is None:
+        raise BadRequest("The request is rejected because the resource could not be found.")
+    return target
+
+
+def tag_resource(self: Any) -> Any:
+    det = _tag_target(self)
+    tags = self._gf_body().get("tags")
+    if not tags:
+        raise BadRequest("The request is rejected because the parameter tags has an invalid value.")
+    _validate_tags(tags)
+    merged = dict(det.tags)
+    merged.update(tags)
+    _validate_tags(merged)
+    det.tags = merged
+    return _ok(status=204)
+
+
+def untag_resource(self: Any) -> Any:
+    det = _tag_target(self)
+    keys = self._gf_query_all("tagKeys")
+    if not keys:
+        raise BadRequest("The request is rejected because the parameter tagKeys has an invalid value.")
+    for k in keys:
+        det.tags.pop(k, None)
+    return _ok(status=204)
+
+
+def list_tags_for_resource(self: Any) -> Any:
+    det = _tag_target(self)
+    return _ok({"tags": dict(det.tags)})
+
+
+# ---- organization admin -----------------------------------------------------------------
+
+
+def _require_management(self: Any) -> Any:
+    ob = _org_backend_for(self.current_account)
+    if ob is None or _management_id(ob) != self.current_account:
+        raise BadRequest(MSG_NO_ORG_PERMISSION)
+    return ob
+
+
+def enable_organization_admin_account(self: Any) -> Any:
+    ob = _require_management(self)
+    admin_id = self._gf_body().get("adminAccountId")
+    accounts = _org_accounts(ob)
+    if not isinstance(admin_id, str) or not ACCOUNT_RE.match(admin_id):
+        raise BadRequest(MSG_INVALID_INPUT)
+    acct = accounts.get(admin_id)
+    if acct is None or acct.status != "ACTIVE":
+        raise BadRequest(MSG_INVALID_INPUT)
+    mgmt_state = self._gf_backend()
+    current = mgmt_state.gf_org_admin
+    if current is not None and current != admin_id:
+        raise BadRequest(MSG_ADMIN_EXISTS)
+    # Organizations side: trusted access + delegated administrator registration.
+    try:
+        ob.enable_aws_service_access(ServicePrincipal=GUARDDUTY_PRINCIPAL)
+    except Exception:  # pragma: no cover - best effort
+        pass
+    if admin_id != self.current_account:
+        try:
+            already = any(
+                a.account.id == admin_id and GUARDDUTY_PRINCIPAL in a.services for a in ob.admins
+            )
+            if not already:
+                ob.register_delegated_administrator(AccountId=admin_id, ServicePrincipal=GUARDDUTY_PRINCIPAL)
+        except Exception:  # pragma: no cover - best effort
+            pass
+    mgmt_state.gf_org_admin = admin_id
+    # GuardDuty gets enabled for the delegated administrator in this Region.
+    if _detector_of(admin_id, self.region) is None:
+        _create_detector(admin_id, self.region, True, None, None)
+    admin_state = _ensure_state(gd(admin_id, self.region))
+    if admin_state.gf_org_config is None:
+        admin_state.gf_org_config = OrgConfig()
+    return _ok()
+
+
+def disable_organization_admin_account(self: Any) -> Any:
+    _require_management(self)
+    admin_id = self._gf_body().get("adminAccountId")
+    if not isinstance(admin_id, str) or not ACCOUNT_RE.match(admin_id):
+        raise BadRequest(MSG_INVALID_INPUT)
+    mgmt_state = self._gf_backend()
+    if mgmt_state.gf_org_admin != admin_id:
+        raise BadRequest(MSG_NOT_ADMIN)
+    mgmt_state.gf_org_admin = None
+    admin_state = _ensure_state(gd(admin_id, self.region))
+    admin_state.gf_org_config = None
+    return _ok()
+
+
+def list_organization_admin_accounts(self: Any) -> Any:
+    _require_management(self)
+    start, max_results = self._gf_paging()
+    admin = self._gf_backend().gf_org_admin
+    items = [{"adminAccountId": admin, "adminStatus": "ENABLED"}] if admin else []
+    chunk, nxt = _page(items, start, max_results)
+    out: dict[str, Any] = {"adminAccounts": chunk}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+def _require_delegated_admin(self: Any) -> tuple[Any, GFDetector, GuardDutyBackend]:
+    det = self._gf_detector()
+    ob = _org_backend_for(self.current_account)
+    if ob is None or _delegated_admin(ob, self.region) != self.current_account:
+        raise BadRequest(MSG_NO_ORG_PERMISSION)
+    backend = self._gf_backend()
+    if backend.gf_org_config is None:
+        backend.gf_org_config = OrgConfig()
+    return ob, det, backend
+
+
+def describe_organization_configuration(self: Any) -> Any:
+    ob, det, backend = _require_delegated_admin(self)
+    start, max_results = self._gf_paging()
+    cfg: OrgConfig = backend.gf_org_config
+    feats = []
+    for name in FEATURES:
+        f = cfg.features[name]
+        item: dict[str, Any] = {"name": name, "autoEnable": f["autoEnable"]}
+        if f["additional"]:
+            item["additionalConfiguration"] = [
+                {"name": a, "autoEnable": v} for a, v in f["additional"].items()
+            ]
+        feats.append(item)
+    chunk, nxt = _page(feats, start, max_results)
+
+    def on(name: str) -> bool:
+        return cfg.features[name]["autoEnable"] in ("NEW", "ALL")
+
+    org_members = sum(1 for m in backend.gf_members.values() if m.via_org)
+    out: dict[str, Any] = {
+        "autoEnable": cfg.auto_enable_members != "NONE",
+        "memberAccountLimitReached": org_members >= ORG_MEMBER_LIMIT,
+        "dataSources": {
+            "s3Logs": {"autoEnable": on("S3_DATA_EVENTS")},
+            "kubernetes": {"auditLogs": {"autoEnable": on("EKS_AUDIT_LOGS")}},
+            "malwareProtection": {
+                "scanEc2InstanceWithFindings": {"ebsVolumes": {"autoEnable": on("EBS_MALWARE_PROTECTION")}}
+            },
+        },
+        "features": chunk,
+        "autoEnableOrganizationMembers": cfg.auto_enable_members,
+    }
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+def update_organization_configuration(self: Any) -> Any:
+    ob, det, backend = _require_delegated_admin(self)
+    body = self._gf_body()
+    features = body.get("features")
+    ds = body.get("dataSources")
+    if features is not None and ds is not None:
+        raise BadRequest(MSG_DATASOURCES_AND_FEATURES)
+    _validate_features(features, status_key="autoEnable", allowed_status=AUTO_ENABLE)
+    members = body.get("autoEnableOrganizationMembers")
+    if members is not None and members not in AUTO_ENABLE:
+        raise BadRequest(
+            f"The request is rejected because an invalid or out-of-range value is specified as an input parameter. Invalid autoEnableOrganizationMembers: {members}"
+        )
+    auto = body.get("autoEnable")
+    if auto is not None and not isinstance(auto, bool):
+        raise BadRequest("The request is rejected because the parameter autoEnable has an invalid value.")
+    cfg: OrgConfig = backend.gf_org_config
+    if members is not None:
+        cfg.auto_enable_members = members
+    elif auto is not None:
+        cfg.auto_enable_members = "NEW" if auto else "NONE"
+    for f in features if features is not None else _org_features_from_datasources(ds):
+        cur = cfg.features[f["name"]]
+        if f.get("autoEnable") is not None:
+            cur["autoEnable"] = f["autoEnable"]
+        for a in f.get("additionalConfiguration") or []:
+            if a.get("autoEnable") is not None:
+                cur["additional"][a["name"]] = a["autoEnable"]
+    # AWS applies ALL to existing members asynchronously; the emulator only stores it.
+    return _ok()
+
+
+# ---- members --------------------------------------------------------------------------
+
+
+class MemberRecord:
+    def __init__(self, account_id: str, email: str, via_org: bool) -> None:
+        self.account_id = account_id
+        self.email = email
+        self.via_org = via_org
+        self.relationship = "Created"
+        self.invited_at: datetime | None = None
+        self.invitation_id: str | None = None
+        self.updated_at = _now()
+
+    def touch(self, relationship: str | None = None) -> None:
+        if relationship is not None:
+            self.relationship = relationship
+        self.updated_at = _now()
+
+
+def _member_json(admin_id: str, region: str, m: MemberRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "accountId": m.account_id,
+        "masterId": admin_id,
+        "administratorId": admin_id,
+        "email": m.email,
+        "relationshipStatus": m.relationship,
+        "updatedAt": _iso(m.updated_at),
+    }
+    det = _detector_of(m.account_id, region)
+    if det is not None:
+        out["detectorId"] = det.id
+    if m.invited_at is not None:
+        out["invitedAt"] = _iso(m.invited_at)
+    return out
+
+
+def _associated_elsewhere(account_id: str, region: str, admin_id: str) -> bool:
+    other = _ensure_state(gd(account_id, region)).gf_admin_id
+    if other is None or other == admin_id:
+        return False
+    rec = _ensure_state(gd(other, region)).gf_members.get(account_id)
+    return rec is not None and rec.relationship in ("Enabled", "Invited")
+
+
+def _apply_org_config_to_member(account_id: str, region: str, admin_det: GFDetector,
+                                cfg: OrgConfig) -> None:
+    det = _detector_of(account_id, region)
+    if det is None:
+        updates = []
+        for name in FEATURES:
+            f = cfg.features[name]
+            updates.append({
+                "name": name,
+                "status": "ENABLED" if f["autoEnable"] in ("NEW", "ALL") else "DISABLED",
+                "additionalConfiguration": [
+                    {"name": a, "status": "ENABLED" if v in ("NEW", "ALL") else "DISABLED"}
+                    for a, v in f["additional"].items()
+                ],
+            })
+        _create_detector(account_id, region, True, admin_det.finding_publish_freq, None, updates)
+        return
+    det = _as_gf(det)
+    if not det.enabled:
+        det.enabled = True
+        det.updated_at = _now()
+    updates = []
+    for name in FEATURES:
+        f = cfg.features[name]
+        item: dict[str, Any] = {"name": name, "additionalConfiguration": []}
+        if f["autoEnable"] == "ALL":
+            item["status"] = "ENABLED"
+        for a, v in f["additional"].items():
+            if v == "ALL":
+                item["additionalConfiguration"].append({"name": a, "status": "ENABLED"})
+        updates.append(item)
+    det.apply_features(updates)
+
+
+def create_members(self: Any) -> Any:
+    admin_det = self._gf_detector()
+    backend = self._gf_backend()
+    body = self._gf_body()
+    details = body.get("accountDetails")
+    _check_ids(details, "accountDetails")
+    admin_id = self.current_account
+    ob = _org_backend_for(admin_id)
+    is_delegated = ob is not None and _delegated_admin(ob, self.region) == admin_id
+    org_accounts = _org_accounts(ob) if is_delegated else {}
+    mgmt_id = _management_id(ob)
+    cfg = backend.gf_org_config or OrgConfig()
+    unprocessed = []
+    for d in details:
+        acct = (d or {}).get("accountId")
+        email = (d or {}).get("email")
+        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+            continue
+        if acct == admin_id:
+            unprocessed.append({"accountId": acct, "result": RES_SELF})
+            continue
+        in_org = acct in org_accounts
+        if in_org and org_accounts[acct].status != "ACTIVE":
+            unprocessed.append({"accountId": acct, "result": RES_SUSPENDED})
+            continue
+        if not in_org and (not isinstance(email, str) or not email):
+            raise BadRequest("The request is rejected because the parameter email has an invalid value.")
+        if _associated_elsewhere(acct, self.region, admin_id):
+            unprocessed.append({"accountId": acct, "result": RES_OTHER_ADMIN})
+            continue
+        if in_org and acct == mgmt_id and _detector_of(acct, self.region) is None:
+            unprocessed.append({"accountId": acct, "result": RES_MANAGEMENT_NO_DETECTOR})
+            continue
+        rec = backend.gf_members.get(acct)
+        if rec is None:
+            rec = MemberRecord(acct, email or org_accounts[acct].email, via_org=in_org)
+            backend.gf_members[acct] = rec
+        elif email:
+            rec.email = email
+        if in_org:
+            rec.via_org = True
+            _apply_org_config_to_member(acct, self.region, admin_det, cfg)
+            member_state = _ensure_state(gd(acct, self.region))
+            member_state.gf_admin_id = admin_id
+            member_state.gf_invitations.pop(admin_id, None)
+            if rec.relationship != "Enabled":
+                rec.touch("Enabled")
+    return _ok({"unprocessedAccounts": unprocessed})
+
+
+def list_members(self: Any) -> Any:
+    self._gf_detector()
+    backend = self._gf_backend()
+    start, max_results = self._gf_paging()
+    only = (self._gf_query("onlyAssociated") or "true").lower()
+    if only not in ("true", "false"):
+        raise BadRequest("The request is rejected because the parameter onlyAssociated has an invalid value.")
+    recs = sorted(backend.gf_members.values(), key=lambda m: m.account_id)
+    if only == "true":
+        recs = [m for m in recs if m.relationship == "Enabled"]
+    chunk, nxt = _page(recs, start, max_results)
+    out: dict[str, Any] = {
+        "members": [_member_json(self.current_account, self.region, m) for m in chunk]
+    }
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+def _batch(self: Any) -> tuple[GFDetector, GuardDutyBackend, list[str]]:
+    det = self._gf_detector()
+    backend = self._gf_backend()
+    ids = _check_ids(self._gf_body().get("accountIds"), "accountIds")
+    return det, backend, ids
+
+
+def get_members(self: Any) -> Any:
+    _, backend, ids = _batch(self)
+    members, unprocessed = [], []
+    for acct in ids:
+        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+            continue
+        rec = backend.gf_members.get(acct)
+        if rec is None:
+            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
+            continue
+        members.append(_member_json(self.current_account, self.region, rec))
+    return _ok({"members": members, "unprocessedAccounts": unprocessed})
+
+
+def _auto_enable_all(backend: GuardDutyBackend) -> bool:
+    cfg = backend.gf_org_config
+    return cfg is not None and cfg.auto_enable_members == "ALL"
+
+
+def disassociate_members(self: Any) -> Any:
+    _, backend, ids = _batch(self)
+    admin_id = self.current_account
+    ob = _org_backend_for(admin_id)
+    org_accounts = _org_accounts(ob)
+    unprocessed = []
+    for acct in ids:
+        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+            continue
+        rec = backend.gf_members.get(acct)
+        if rec is None:
+            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
+            continue
+        if rec.via_org and _auto_enable_all(backend) and acct in org_accounts:
+            unprocessed.append({"accountId": acct, "result": RES_AUTO_ENABLE_ALL})
+            continue
+        if rec.relationship != "Removed":
+            rec.touch("Removed")
+        member_state = _ensure_state(gd(acct, self.region))
+        if member_state.gf_admin_id == admin_id:
+            member_state.gf_admin_id = None
+        member_state.gf_invitations.pop(admin_id, None)
+    return _ok({"unprocessedAccounts": unprocessed})
+
+
+def delete_members(self: Any) -> Any:
+    _, backend, ids = _batch(self)
+    admin_id = self.current_account
+    ob = _org_backend_for(admin_id)
+    org_accounts = _org_accounts(ob)
+    unprocessed = []
+    for acct in ids:
+        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+            continue
+        rec = backend.gf_members.get(acct)
+        if rec is None:
+            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
+            continue
+        if rec.via_org and _auto_enable_all(backend) and acct in org_accounts and rec.relationship == "Enabled":
+            unprocessed.append({"accountId": acct, "result": RES_AUTO_ENABLE_ALL})
+            continue
+        backend.gf_members.pop(acct, None)
+        member_state = _ensure_state(gd(acct, self.region))
+        if member_state.gf_admin_id == admin_id:
+            member_state.gf_admin_id = None
+        member_state.gf_invitations.pop(admin_id, None)
+        # The member keeps its detector (it becomes a standalone account).
+    return _ok({"unprocessedAccounts": unprocessed})
+
+
+def invite_members(self: Any) -> Any:
+    _, backend, ids = _batch(self)
+    admin_id = self.current_account
+    unprocessed = []
+    for acct in ids:
+        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+            continue
+        rec = backend.gf_members.get(acct)
+        if rec is None:
+            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
+            continue
+        if rec.via_org:
+            unprocessed.append({"accountId": acct, "result": RES_ORG_MEMBER_INVITE})
+            continue
+        if rec.relationship == "Enabled":
+            continue
+        if _associated_elsewhere(acct, self.region, admin_id):
+            unprocessed.append({"accountId": acct, "result": RES_OTHER_ADMIN})
+            continue
+        now = _now()
+        rec.invited_at = now
+        rec.invitation_id = uuid.uuid4().hex
+        rec.touch("Invited")
+        _ensure_state(gd(acct, self.region)).gf_invitations[admin_id] = {
+            "invitationId": rec.invitation_id,
+            "invitedAt": now,
+        }
+    return _ok({"unprocessedAccounts": unprocessed})
+
+
+def list_invitations(self: Any) -> Any:
+    start, max_results = self._gf_paging()
+    backend = self._gf_backend()
+    items = []
+    for admin_id, inv in sorted(backend.gf_invitations.items()):
+        items.append({
+            "accountId": admin_id,
+            "invitationId": inv["invitationId"],
+            "relationshipStatus": "Invited",
+            "invitedAt": _iso(inv["invitedAt"]),
+        })
+    chunk, nxt = _page(items, start, max_results)
+    out: dict[str, Any] = {"invitations": chunk}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+def get_invitations_count(self: Any) -> Any:
+    return _ok({"invitationsCount": len(self._gf_backend().gf_invitations)})
+
+
+def _decline_or_delete(self: Any) -> Any:
+    backend = self._gf_backend()
+    ids = _check_ids(self._gf_body().get("accountIds"), "accountIds")
+    unprocessed = []
+    for admin_id in ids:
+        inv = backend.gf_invitations.pop(admin_id, None) if isinstance(admin_id, str) else None
+        if inv is None:
+            unprocessed.append({"accountId": str(admin_id), "result": RES_NO_INVITATION})
+            continue
+        rec = _ensure_state(gd(admin_id, self.region)).gf_members.get(self.current_account)
+        if rec is not None and rec.relationship == "Invited":
+            rec.touch("Removed")
+    return _ok({"unprocessedAccounts": unprocessed})
+
+
+def decline_invitations(self: Any) -> Any:
+    return _decline_or_delete(self)
+
+
+def delete_invitations(self: Any) -> Any:
+    return _decline_or_delete(self)
+
+
+def accept_administrator_invitation(self: Any) -> Any:
+    self._gf_detector()
+    backend = self._gf_backend()
+    body = self._gf_body()
+    admin_id = body.get("administratorId") or body.get("masterId")
+    inv_id = body.get("invitationId")
+    inv = backend.gf_invitations.get(admin_id) if isinstance(admin_id, str) else None
+    if inv is None or inv["invitationId"] != inv_id:
+        raise BadRequest(RES_NO_INVITATION)
+    if backend.gf_admin_id not in (None, admin_id):
+        raise BadRequest(
+            "The request is rejected because the current account is already associated with another administrator account."
+        )
+    rec = _ensure_state(gd(admin_id, self.region)).gf_members.get(self.current_account)
+    if rec is None:
+        raise BadRequest(RES_NO_INVITATION)
+    backend.gf_invitations.pop(admin_id, None)
+    backend.gf_admin_id = admin_id
+    rec.touch("Enabled")
+    return _ok()
+
+
+def accept_invitation(self: Any) -> Any:
+    return accept_administrator_invitation(self)
+
+
+def _administrator_json(self: Any) -> dict[str, Any]:
+    self._gf_detector()
+    backend = self._gf_backend()
+    admin_id = backend.gf_admin_id
+    if admin_id is None:
+        return {}
+    rec = _ensure_state(gd(admin_id, self.region)).gf_members.get(self.current_account)
+    if rec is None:
+        return {}
+    out: dict[str, Any] = {"accountId": admin_id, "relationshipStatus": rec.relationship}
+    if rec.invitation_id:
+        out["invitationId"] = rec.invitation_id
+    if rec.invited_at is not None:
+        out["invitedAt"] = _iso(rec.invited_at)
+    return out
+
+
+def get_administrator_account(self: Any) -> Any:
+    return _ok({"administrator": _administrator_json(self)})
+
+
+def get_master_account(self: Any) -> Any:
+    return _ok({"master": _administrator_json(self)})
+
+
+def disassociate_from_administrator_account(self: Any) -> Any:
+    self._gf_detector()
+    backend = self._gf_backend()
+    admin_id = backend.gf_admin_id
+    if admin_id is not None:
+        rec = _ensure_state(gd(admin_id, self.region)).gf_members.get(self.current_account)
+        if rec is not None:
+            if rec.via_org:
+                raise BadRequest(
+                    "The request is rejected because the current account is managed by the organization's "
+                    "GuardDuty delegated administrator and cannot disassociate itself."
+                )
+            rec.touch("Resigned")
+        backend.gf_admin_id = None
+    return _ok()
+
+
+def disassociate_from_master_account(self: Any) -> Any:
+    return disassociate_from_administrator_account(self)
+
+
+# ---- member detectors -------------------------------------------------------------------
+
+
+def get_member_detectors(self: Any) -> Any:
+    _, backend, ids = _batch(self)
+    members, unprocessed = [], []
+    for acct in ids:
+        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+            continue
+        rec = backend.gf_members.get(acct)
+        if rec is None:
+            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
+            continue
+        if rec.relationship != "Enabled":
+            unprocessed.append({"accountId": acct, "result": RES_NOT_ASSOCIATED})
+            continue
+        det = _detector_of(acct, self.region)
+        if det is None:
+            unprocessed.append({"accountId": acct, "result": RES_NO_DETECTOR})
+            continue
+        det = _as_gf(det)
+        members.append({
+            "accountId": acct,
+            "dataSources": det.datasources_json(),
+            "features": det.member_features_json(),
+        })
+    return _ok({"members": members, "unprocessedAccounts": unprocessed})
+
+
+def update_member_detectors(self: Any) -> Any:
+    _, backend, ids = _batch(self)
+    body = self._gf_body()
+    features = body.get("features")
+    ds = body.get("dataSources")
+    if features is not None and ds is not None:
+        raise BadRequest(MSG_DATASOURCES_AND_FEATURES)
+    _validate_features(features, status_key="status", allowed_status=FEATURE_STATUSES)
+    updates = features if features is not None else _features_from_datasources(ds)
+    unprocessed = []
+    for acct in ids:
+        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+            continue
+        rec = backend.gf_members.get(acct)
+        if rec is None:
+            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
+            continue
+        if rec.relationship != "Enabled":
+            unprocessed.append({"accountId": acct, "result": RES_NOT_ASSOCIATED})
+            continue
+        det = _detector_of(acct, self.region)
+        if det is None:
+            unprocessed.append({"accountId": acct, "result": RES_NO_DETECTOR})
+            continue
+        _as_gf(det).apply_features(updates)
+    return _ok({"unprocessedAccounts": unprocessed})
+
+
+# --------------------------------------------------------------------------------------
+# Installation
+# --------------------------------------------------------------------------------------
+
+HANDLER_NAMES = [
+    "create_detector",
+    "get_detector",
+    "list_detectors",
+    "update_detector",
+    "delete_detector",
+    "list_filters",
+    "get_filter",
+    "create_ip_set",
+    "get_ip_set",
+    "update_ip_set",
+    "delete_ip_set",
+    "list_ip_sets",
+    "create_threat_intel_set",
+    "get_threat_intel_set",
+    "update_threat_intel_set",
+    "delete_threat_intel_set",
+    "list_threat_intel_sets",
+    "tag_resource",
+    "untag_resource",
+    "list_tags_for_resource",
+    "enable_organization_admin_account",
+    "disable_organization_admin_account",
+    "list_organization_admin_accounts",
+    "describe_organization_configuration",
+    "update_organization_configuration",
+    "create_members",
+    "list_members",
+    "get_members",
+    "disassociate_members",
+    "delete_members",
+    "invite_members",
+    "list_invitations",
+    "get_invitations_count",
+    "decline_invitations",
+    "delete_invitations",
+    "accept_administrator_invitation",
+    "accept_invitation",
+    "get_administrator_account",
+    "get_master_account",
+    "disassociate_from_administrator_account",
+    "disassociate_from_master_account",
+    "get_member_detectors",
+    "update_member_detectors",
+]
+HANDLERS = {name: globals()[name] for name in HANDLER_NAMES}
+
+ROUTES = [
+    "{0}/detector$",
+    "{0}/detector/(?P<detector_id>[^/]+)$",
+    "{0}/detector/(?P<detector_id>[^/]+)/administrator$",
+    "{0}/detector/(?P<detector_id>[^/]+)/administrator/disassociate$",
+    "{0}/detector/(?P<detector_id>[^/]+)/master$",
+    "{0}/detector/(?P<detector_id>[^/]+)/master/disassociate$",
+    "{0}/detector/(?P<detector_id>[^/]+)/admin$",
+    "{0}/detector/(?P<detector_id>[^/]+)/filter$",
+    "{0}/detector/(?P<detector_id>[^/]+)/filter/(?P<filter_name>[^/]+)$",
+    "{0}/detector/(?P<detector_id>[^/]+)/member$",
+    "{0}/detector/(?P<detector_id>[^/]+)/member/get$",
+    "{0}/detector/(?P<detector_id>[^/]+)/member/delete$",
+    "{0}/detector/(?P<detector_id>[^/]+)/member/disassociate$",
+    "{0}/detector/(?P<detector_id>[^/]+)/member/invite$",
+    "{0}/detector/(?P<detector_id>[^/]+)/member/detector/get$",
+    "{0}/detector/(?P<detector_id>[^/]+)/member/detector/update$",
+    "{0}/admin$",
+    "{0}/admin/enable$",
+    "{0}/admin/disable$",
+    "{0}/invitation$",
+    "{0}/invitation/count$",
+    "{0}/invitation/decline$",
+    "{0}/invitation/delete$",
+    "{0}/detector/(?P<detector_id>[^/]+)/ipset$",
+    "{0}/detector/(?P<detector_id>[^/]+)/ipset/(?P<ip_set_id>[^/]+)$",
+    "{0}/detector/(?P<detector_id>[^/]+)/threatintelset$",
+    "{0}/detector/(?P<detector_id>[^/]+)/threatintelset/(?P<threat_intel_set_id>[^/]+)$",
+    "{0}/tags/(?P<resource_arn>.+)$",
+]
+
+_INSTALLED = False
+_LOCK = threading.RLock()
+
+
+def _region_disabled(account_id: str, region: str) -> bool:
+    if os.environ.get("GUARDFORM_EMULATOR_ENFORCE_OPT_IN", "1") == "0":
+        return False
+    try:
+        import account_ext  # type: ignore
+    except ImportError:  # pragma: no cover
+        return False
+    return account_ext.region_status(account_id, region) in ("DISABLED", "DISABLING", "ENABLING")
+
+
+def _gf_call_action(self: Any) -> Any:
+    if _region_disabled(self.current_account, self.region):
+        # What AWS answers for a call to an opt-in Region the account has not enabled.
+        body = json.dumps({"message": "The security token included in the request is invalid.",
+                           "__type": "UnrecognizedClientException"})
+        return 403, {"Content-Type": "application/json",
+                     "X-Amzn-ErrorType": "UnrecognizedClientException"}, body
+    with _LOCK:  # handlers do check-then-act across accounts; serialise them
+        status, headers, body = BaseResponse.call_action(self)
+    headers["Content-Type"] = "application/json"
+    headers.pop("content-type", None)
+    return status, headers, body
+
+
+def install() -> None:
+    """Hook the extension into moto. Idempotent. Raises if moto's internals moved."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    # Sanity checks: fail loudly if a moto upgrade moved the extension points.
+    for attr in ("dispatch", "call_action"):
+        if not hasattr(GuardDutyResponse, attr):
+            raise RuntimeError(f"moto GuardDutyResponse has no {attr}; extension cannot hook in")
+    if not isinstance(gd_urls.url_paths, dict):
+        raise RuntimeError("moto.guardduty.urls.url_paths is not a dict; extension cannot hook in")
+
+    for route in ROUTES:
+        gd_urls.url_paths[route] = GuardDutyResponse.dispatch
+    for name in ("_gf_body", "_gf_path", "_gf_query", "_gf_query_all", "_gf_backend",
+                 "_gf_detector", "_gf_paging"):
+        setattr(GuardDutyResponse, name, getattr(_Ctx, name))
+    for name, fn in HANDLERS.items():
+        setattr(GuardDutyResponse, name, fn)
+    GuardDutyResponse.call_action = _gf_call_action
+
+    orig_init = GuardDutyBackend.__init__
+
+    def __init__(self: GuardDutyBackend, region_name: str, account_id: str) -> None:
+        orig_init(self, region_name, account_id)
+        _init_state(self)
+
+    __init__._gf_wrapped = True  # type: ignore[attr-defined]
+    if not getattr(orig_init, "_gf_wrapped", False):
+        GuardDutyBackend.__init__ = __init__  # type: ignore[method-assign]
+
+    # Stock backend methods used by the filter operations go through get_detector.
+    _INSTALLED = True
+
+
+def installed() -> bool:
+    return _INSTALLED

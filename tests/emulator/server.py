@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Launcher for guardform's AWS emulator: moto server + the guardform extensions.
+
+    .venv/bin/python tests/emulator/server.py --host 127.0.0.1 --port 5000
+
+Readiness: GET http://HOST:PORT/moto-api/data.json answers 200 once the server
+listens.  Reset everything: POST http://HOST:PORT/moto-api/reset.
+
+Installed before moto's server starts (so before any service app is built):
+  * GuardDuty extension (guardduty_ext.py): detectors, tags, delegated admin,
+    organization configuration, members, invitations, member detectors.
+  * Account Management Region operations (account_ext.py): ListRegions,
+    GetRegionOptStatus, EnableRegion, DisableRegion.
+  * Organizations CreateAccount honours an account id embedded in the email local
+    part: ``name+222222222222@example.com`` -> account 222222222222.
+  * moto.backends.list_of_moto_modules() is cached (it lists a directory on every
+    request otherwise).
+  * POST /moto-api/reset also forgets Organizations' member->management map.
+
+Never sets MOTO_ACCOUNT_ID (the account comes from the request's access key).
+Per-request access log lines are off unless --verbose (or GUARDFORM_EMULATOR_VERBOSE=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import threading
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+EMAIL_ID_RE = re.compile(r"^[^@]*\+(\d{12})@[^@]+$")
+
+_pending = threading.local()
+
+
+def _install_module_cache() -> None:
+    import moto.backends as backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    if not modules:
+        raise RuntimeError("moto.backends.list_of_moto_modules() returned nothing")
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+
+
+def _install_account_lookup_cache() -> None:
+    """moto maps an access key to its account by scanning every account's IAM backend
+    on every request (O(accounts); ~3 ms per request at 1,000 accounts). Memoize the
+    answer and re-check it cheaply; keys moto never generates (e.g. "testing") go
+    straight to the default account, as the scan would."""
+    import moto.iam.models as iam_models
+
+    orig = iam_models.get_account_id_from
+    cache: dict[str, str] = {}
+
+    def _still_valid(access_key: str, account_id: str) -> bool:
+        per_account = dict.get(iam_models.iam_backends, account_id)
+        if per_account is None:
+            return False
+        return any(access_key in b.access_keys for b in dict.values(per_account))
+
+    def get_account_id_from(access_key: str) -> str:
+        hit = cache.get(access_key)
+        if hit is not None:
+            if _still_valid(access_key, hit):
+                return hit
+            cache.pop(access_key, None)
+        # moto's keys are 20 chars with an AKIA/ASIA prefix (see
+        # moto.iam.utils.generate_access_key_id_from_account_id); anything else can never
+        # be found by the scan.
+        if not (isinstance(access_key, str) and len(access_key) == 20
+                and access_key[:4] in ("AKIA", "ASIA")):
+            return iam_models.DEFAULT_ACCOUNT_ID
+        account_id = orig(access_key)
+        if _still_valid(access_key, account_id):
+            cache[access_key] = account_id
+        return account_id
+
+    iam_models.get_account_id_from = get_account_id_from
+
+
+def _install_organizations_hooks() -> None:
+    import moto.organizations.models as org_models
+    import moto.organizations.utils as org_utils
+    from moto.core.base_backend import BackendDict
+
+    orig_random_id = org_utils.make_random_account_id
+
+    def make_random_account_id() -> str:
+        wanted = getattr(_pending, "account_id", None)
+        if wanted:
+            _pending.account_id = None
+            return wanted
+        return orig_random_id()
+
+    org_utils.make_random_account_id = make_random_account_id
+
+    orig_create = org_models.OrganizationsBackend.create_account
+
+    def create_account(self: Any, **kwargs: Any) -> dict[str, Any]:
+        m = EMAIL_ID_RE.match(kwargs.get("Email") or "")
+        if m and self.org is not None:
+            wanted = m.group(1)
+            taken = any(a.id == wanted for a in self.accounts) or (
+                wanted in org_models.organizations_backends.master_accounts
+            ) or wanted == self.account_id
+            if taken:
+                # What AWS reports when the email/account already exists: a FAILED status.
+                import uuid
+
+                return {
+                    "CreateAccountStatus": {
+                        "Id": "car-" + uuid.uuid4().hex,
+                        "AccountName": kwargs.get("AccountName"),
+                        "State": "FAILED",
+                        "FailureReason": "EMAIL_ALREADY_EXISTS",
+                    }
+                }
+            _pending.account_id = wanted
+        try:
+            return orig_create(self, **kwargs)
+        finally:
+            _pending.account_id = None
+
+    org_models.OrganizationsBackend.create_account = create_account  # type: ignore[method-assign]
+
+    # BackendDict.reset() leaves organizations_backends.master_accounts behind, so after a
+    # reset former member accounts could not create an organization. Clear it too.
+    orig_reset = BackendDict.reset.__func__  # type: ignore[attr-defined]
+
+    def reset(cls: Any) -> None:
+        orig_reset(cls)
+        org_models.organizations_backends.master_accounts.clear()
+
+    BackendDict.reset = classmethod(reset)  # type: ignore[method-assign,assignment]
+
+
+def install() -> None:
+    """Install every extension. Raises if moto's extension points are gone."""
+    if os.environ.get("MOTO_ACCOUNT_ID"):
+        raise SystemExit(
+            "MOTO_ACCOUNT_ID is set in the environment: unset it, it would force every request "
+            "into one account."
+        )
+    import account_ext
+    import guardduty_ext
+
+    _install_module_cache()
+    _install_account_lookup_cache()
+    _install_organizations_hooks()
+    guardduty_ext.install()
+    account_ext.install()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", "-H", default="127.0.0.1")
+    parser.add_argument("--port", "-p", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        default=os.environ.get("GUARDFORM_EMULATOR_VERBOSE") == "1",
+                        help="log one line per request (werkzeug access log)")
+    args = parser.parse_args(argv)
+
+    install()
+
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    print(f"guardform emulator (moto + extensions) starting on http://{args.host}:{args.port}",
+          flush=True)
+
+    from moto import server as moto_server
+
+    moto_server.main(["-H", args.host, "-p", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()
