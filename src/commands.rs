@@ -313,12 +313,14 @@ pub async fn apply(
                     path: file.display().to_string(),
                 });
             }
-            out(&render::human(
-                &saved,
-                Style {
-                    color: global.color,
-                },
-            ));
+            say(
+                global,
+                &format!(
+                    "The world still matches {}: applying exactly that plan.",
+                    file.display()
+                ),
+            );
+            out(&format!("{}\n", render::summary_line(&saved)));
             (saved, world)
         }
         None => {

@@ -100,10 +100,17 @@ enum Command {
 struct Progress {
     bar: Option<ProgressBar>,
     plain: bool,
+    /// Print every applied change, not only failures (with `-v`, or for small applies).
+    every: std::sync::atomic::AtomicBool,
+    verbose: bool,
 }
 
 impl Reporter for Progress {
     fn begin(&self, total: usize) {
+        self.every.store(
+            self.verbose || total <= 50,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         if let Some(bar) = &self.bar {
             bar.set_length(total as u64);
         } else if self.plain {
@@ -124,7 +131,12 @@ impl Reporter for Progress {
                     bar.println(line);
                 }
             }
-            None if self.plain => eprintln!("{line}"),
+            None if self.plain => {
+                let applied = matches!(result.outcome, Outcome::Applied);
+                if !applied || self.every.load(std::sync::atomic::Ordering::Relaxed) {
+                    eprintln!("{line}");
+                }
+            }
             None => {}
         }
     }
@@ -136,12 +148,17 @@ impl Reporter for Progress {
     }
 }
 
-fn progress(quiet: bool) -> Arc<Progress> {
+fn progress(quiet: bool, verbose: bool) -> Arc<Progress> {
+    let progress = |bar: Option<ProgressBar>, plain: bool| {
+        Arc::new(Progress {
+            bar,
+            plain,
+            every: std::sync::atomic::AtomicBool::new(verbose),
+            verbose,
+        })
+    };
     if quiet {
-        return Arc::new(Progress {
-            bar: None,
-            plain: false,
-        });
+        return progress(None, false);
     }
     if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
@@ -150,15 +167,9 @@ fn progress(quiet: bool) -> Arc<Progress> {
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
-        return Arc::new(Progress {
-            bar: Some(bar),
-            plain: false,
-        });
+        return progress(Some(bar), false);
     }
-    Arc::new(Progress {
-        bar: None,
-        plain: true,
-    })
+    progress(None, true)
 }
 
 fn main() -> ExitCode {
@@ -195,7 +206,7 @@ fn main() -> ExitCode {
         stats: cli.global.stats,
         parallelism,
     };
-    let _ = cli.global.verbose;
+    let verbose = cli.global.verbose;
     let result = match cli.command {
         Command::Validate => commands::validate(&global),
         Command::Schema => commands::schema(),
@@ -228,7 +239,11 @@ fn main() -> ExitCode {
                 allow_destroy,
                 allow_admin_change,
             };
-            rt.block_on(commands::apply(&global, &options, progress(global.quiet)))
+            rt.block_on(commands::apply(
+                &global,
+                &options,
+                progress(global.quiet, verbose),
+            ))
         }),
     };
     match result {
