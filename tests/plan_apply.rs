@@ -429,3 +429,49 @@ fn apply_refuses_to_run_unattended_without_auto_approve() {
         .guardform(dir.path(), &["plan", "--detailed-exitcode"])
         .expect_code(2);
 }
+
+#[test]
+fn throttling_is_retried_with_backoff_and_counted() {
+    let (emulator, dir) = setup("4");
+    let rules = "  - service: guardduty\n    operation: CreateMembers\n    error: { code: ThrottlingException, message: Rate exceeded, status: 400 }\n    times: 2\n  - service: guardduty\n    operation: ListOrganizationAdminAccounts\n    error: { code: ThrottlingException, message: Rate exceeded, status: 400 }\n    times: 1\n";
+    let proxy = common::Microburst::start(&emulator.endpoint, rules);
+    let env = [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())];
+    let apply = common::run_guardform(dir.path(), &["apply", "--auto-approve", "--stats"], &env);
+    apply.expect_code(0);
+    let line = |op: &str| {
+        apply
+            .stderr
+            .lines()
+            .find(|l| l.contains(op))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("GuardDuty.CreateMembers").contains("2 retries     2 throttles"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        line("GuardDuty.ListOrganizationAdminAccounts").contains("1 retries     1 throttles"),
+        "{}",
+        apply.stderr
+    );
+    common::run_guardform(dir.path(), &["plan", "--detailed-exitcode"], &env).expect_code(0);
+}
+
+#[test]
+fn suspended_accounts_and_disabled_opt_in_regions_are_left_out_with_a_note() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "5", "--suspend", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    write_manifest(
+        dir.path(),
+        &MANIFEST.replace("[eu-west-1, us-east-1]", "[eu-west-1, af-south-1]"),
+    );
+    let plan = emulator.guardform(dir.path(), &["plan"]);
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("Note: 1 selected account(s) are not active and are never targeted: 400000000003 (SUSPENDED)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Note: Region af-south-1 skipped: it is an opt-in Region that is disabled in the administrator account 222222222222"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("400000000003/"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("af-south-1]"), "{}", plan.stdout);
+}

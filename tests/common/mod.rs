@@ -234,3 +234,55 @@ pub fn stats(stderr: &str) -> std::collections::BTreeMap<String, u64> {
         })
         .collect()
 }
+
+/// microburst, the AWS fault-injection proxy, in front of an emulator; stopped when dropped.
+pub struct Microburst {
+    child: Child,
+    pub endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Microburst {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Microburst {
+    /// Starts microburst forwarding to `upstream` with the given YAML `rules:` list.
+    pub fn start(upstream: &str, rules: &str) -> Microburst {
+        python();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let config = dir.path().join("microburst.yml");
+        std::fs::write(
+            &config,
+            format!("upstream: {upstream}\nhost: 127.0.0.1\nport: {port}\nrules:\n{rules}"),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("microburst.log")).unwrap();
+        let child = Command::new(root().join(".venv/bin/microburst"))
+            .arg("--config")
+            .arg(&config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting microburst");
+        let proxy = Microburst {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http_get_ok(&proxy.endpoint, "/_microburst/stats") {
+                return proxy;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log =
+            std::fs::read_to_string(proxy._dir.path().join("microburst.log")).unwrap_or_default();
+        panic!("microburst did not start within 30 s:\n{log}");
+    }
+}
