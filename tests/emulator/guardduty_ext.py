@@ -1455,23 +1455,30 @@ def disassociate_from_master_account(self: Any) -> Any:
 # ---- member detectors -------------------------------------------------------------------
 
 
+def _associated_member_detector(backend: Any, acct: Any, region: str, unprocessed: list) -> Any:
+    """The detector of an associated member, or None after recording why in `unprocessed`."""
+    if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
+        unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
+        return None
+    rec = backend.gf_members.get(acct)
+    if rec is None:
+        unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
+        return None
+    if rec.relationship != "Enabled":
+        unprocessed.append({"accountId": acct, "result": RES_NOT_ASSOCIATED})
+        return None
+    det = _detector_of(acct, region)
+    if det is None:
+        unprocessed.append({"accountId": acct, "result": RES_NO_DETECTOR})
+    return det
+
+
 def get_member_detectors(self: Any) -> Any:
     _, backend, ids = _batch(self)
     members, unprocessed = [], []
     for acct in ids:
-        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
-            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
-            continue
-        rec = backend.gf_members.get(acct)
-        if rec is None:
-            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
-            continue
-        if rec.relationship != "Enabled":
-            unprocessed.append({"accountId": acct, "result": RES_NOT_ASSOCIATED})
-            continue
-        det = _detector_of(acct, self.region)
+        det = _associated_member_detector(backend, acct, self.region, unprocessed)
         if det is None:
-            unprocessed.append({"accountId": acct, "result": RES_NO_DETECTOR})
             continue
         det = _as_gf(det)
         members.append({
@@ -1493,19 +1500,8 @@ def update_member_detectors(self: Any) -> Any:
     updates = features if features is not None else _features_from_datasources(ds)
     unprocessed = []
     for acct in ids:
-        if not isinstance(acct, str) or not ACCOUNT_RE.match(acct):
-            unprocessed.append({"accountId": str(acct), "result": RES_INVALID_ID})
-            continue
-        rec = backend.gf_members.get(acct)
-        if rec is None:
-            unprocessed.append({"accountId": acct, "result": RES_NOT_MEMBER})
-            continue
-        if rec.relationship != "Enabled":
-            unprocessed.append({"accountId": acct, "result": RES_NOT_ASSOCIATED})
-            continue
-        det = _detector_of(acct, self.region)
+        det = _associated_member_detector(backend, acct, self.region, unprocessed)
         if det is None:
-            unprocessed.append({"accountId": acct, "result": RES_NO_DETECTOR})
             continue
         _as_gf(det).apply_features(updates)
     return _ok({"unprocessedAccounts": unprocessed})
