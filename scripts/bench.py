@@ -72,7 +72,8 @@ def run_timed(args: list[str], env: dict[str, str], cwd: Path) -> dict:
             if not m:
                 in_stats = False
                 continue
-            calls[m.group(1)] = (int(m.group(2)), int(m.group(3)), int(m.group(4)))
+            if m.group(1) != "total":
+                calls[m.group(1)] = (int(m.group(2)), int(m.group(3)), int(m.group(4)))
     summary = next((l for l in proc.stdout.splitlines() if l.startswith(("Plan:", "Apply complete", "No changes"))), "")
     return {"wall": wall, "rss_mib": rss_kib / 1024, "calls": calls, "summary": summary}
 
@@ -93,7 +94,7 @@ def main() -> int:
     build = ["cargo", "build", "--locked", "--quiet"] + ([] if args.debug else ["--release"])
     print(f"bench: {' '.join(build)}", file=sys.stderr)
     subprocess.run(build, cwd=ROOT, check=True)
-    binary = ROOT / "target" / profile / "guardform"
+    binary = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / profile / "guardform"
 
     work = Path(tempfile.mkdtemp(prefix="guardform-bench-"))
     port = free_port()
