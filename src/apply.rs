@@ -24,6 +24,11 @@ use tokio::sync::Semaphore;
 pub struct ApplyOptions {
     /// Regions worked on at once.
     pub parallelism: usize,
+    /// IP list files to upload, by S3 key (from the lists' sources, read again at apply time;
+    /// the plan's fingerprint guarantees they are what was planned).
+    pub list_files: BTreeMap<String, String>,
+    /// How long to wait for a list to become ACTIVE.
+    pub list_timeout: std::time::Duration,
 }
 
 /// What happened to one change.
@@ -64,9 +69,11 @@ impl Reporter for Silent {
 }
 
 /// Every change's result, in plan order.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ApplyReport {
     pub results: Vec<ChangeResult>,
+    /// Old list files removed after the apply, or why that failed (the apply itself stands).
+    pub pruned: Result<usize, String>,
 }
 
 impl ApplyReport {
@@ -221,6 +228,9 @@ struct RegionRun<'a> {
     admin: &'a str,
     management: &'a str,
     results: BTreeMap<String, Outcome>,
+    /// Lists whose file could not be uploaded: their sets are skipped.
+    failed_lists: &'a BTreeSet<String>,
+    list_timeout: std::time::Duration,
 }
 
 impl RegionRun<'_> {
@@ -658,9 +668,15 @@ impl RegionRun<'_> {
             of(ResourceKind::OrgConfig),
             of(ResourceKind::Member),
         );
+        let lists: Vec<&Change> = changes
+            .iter()
+            .copied()
+            .filter(|c| matches!(c.kind, ResourceKind::IpSet | ResourceKind::ThreatIntelSet))
+            .collect();
         let rest: Vec<&Change> = detectors
             .iter()
             .chain(&configs)
+            .chain(&lists)
             .chain(&members)
             .copied()
             .collect();
@@ -678,7 +694,12 @@ impl RegionRun<'_> {
         let (admin_detectors, other_detectors): (Vec<&Change>, Vec<&Change>) = detectors
             .iter()
             .partition(|c| c.account.as_deref() == Some(self.admin));
-        let after: Vec<&Change> = configs.iter().chain(&members).copied().collect();
+        let after: Vec<&Change> = configs
+            .iter()
+            .chain(&lists)
+            .chain(&members)
+            .copied()
+            .collect();
         let detector_id = match admin_detectors.first() {
             Some(change) => match self.detector(change).await {
                 Ok(id) => {
@@ -738,10 +759,413 @@ impl RegionRun<'_> {
                 Err(error) => self.fail(change, &error),
             }
         }
+        for change in &lists {
+            if let Some(list) = change.inputs.get("list")
+                && self.failed_lists.contains(list)
+            {
+                self.skip_all(
+                    &[change],
+                    &format!("the file of list `{list}` could not be uploaded"),
+                );
+                continue;
+            }
+            match self.list_set(change, &detector_id).await {
+                Ok(()) => self.record(change, Outcome::Applied),
+                Err(error) => self.fail(change, &error),
+            }
+        }
         if !members.is_empty() {
             self.members(&detector_id, &members).await;
         }
     }
+
+    /// Creates, updates (re-activating, which makes GuardDuty reload the file) or deletes an
+    /// IPSet or ThreatIntelSet, then waits until it is ACTIVE.
+    async fn list_set(&self, change: &Change, detector_id: &str) -> Result<(), AwsError> {
+        let client = self.aws.guardduty(self.admin, self.region);
+        let context = |what: &str| format!("{what} {}", change.address);
+        let input = |key: &str| {
+            change
+                .inputs
+                .get(key)
+                .cloned()
+                .or_else(|| attribute(&change.after, key).map(str::to_string))
+                .unwrap_or_default()
+        };
+        let trusted = change.kind == ResourceKind::IpSet;
+        let mut set_id = change.inputs.get("set_id").cloned();
+        if matches!(change.action, Action::Delete | Action::Replace)
+            && let Some(id) = set_id.take()
+        {
+            if trusted {
+                client
+                    .delete_ip_set()
+                    .detector_id(detector_id)
+                    .ip_set_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(context("deleting"), e))?;
+            } else {
+                client
+                    .delete_threat_intel_set()
+                    .detector_id(detector_id)
+                    .threat_intel_set_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(context("deleting"), e))?;
+            }
+            if change.action == Action::Delete {
+                return Ok(());
+            }
+        }
+        let tags: std::collections::HashMap<String, String> = [
+            (
+                crate::diff::MANAGED_TAG_KEY.to_string(),
+                crate::diff::MANAGED_TAG_VALUE.to_string(),
+            ),
+            (crate::diff::LIST_TAG_KEY.to_string(), input("list")),
+        ]
+        .into();
+        let (name, location, format) = (input("name"), input("location"), input("format"));
+        let id = match set_id {
+            None => {
+                let token = format!(
+                    "guardform-{}",
+                    &crate::manifest::sha256_hex(
+                        format!("{}{location}", change.address).as_bytes()
+                    )[..32]
+                );
+                if trusted {
+                    client
+                        .create_ip_set()
+                        .detector_id(detector_id)
+                        .name(&name)
+                        .format(format.as_str().into())
+                        .location(&location)
+                        .activate(true)
+                        .client_token(token)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::new(context("creating"), e))?
+                        .ip_set_id()
+                        .unwrap_or_default()
+                        .to_string()
+                } else {
+                    client
+                        .create_threat_intel_set()
+                        .detector_id(detector_id)
+                        .name(&name)
+                        .format(format.as_str().into())
+                        .location(&location)
+                        .activate(true)
+                        .client_token(token)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::new(context("creating"), e))?
+                        .threat_intel_set_id()
+                        .unwrap_or_default()
+                        .to_string()
+                }
+            }
+            Some(id) => {
+                if trusted {
+                    client
+                        .update_ip_set()
+                        .detector_id(detector_id)
+                        .ip_set_id(&id)
+                        .name(&name)
+                        .location(&location)
+                        .activate(true)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::new(context("updating"), e))?;
+                } else {
+                    client
+                        .update_threat_intel_set()
+                        .detector_id(detector_id)
+                        .threat_intel_set_id(&id)
+                        .name(&name)
+                        .location(&location)
+                        .activate(true)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::new(context("updating"), e))?;
+                }
+                let kind = if trusted { "ipset" } else { "threatintelset" };
+                client
+                    .tag_resource()
+                    .resource_arn(format!(
+                        "arn:aws:guardduty:{}:{}:detector/{detector_id}/{kind}/{id}",
+                        self.region, self.admin
+                    ))
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(context("tagging"), e))?;
+                id
+            }
+        };
+        // Wait for ACTIVE, bounded.
+        let deadline = tokio::time::Instant::now() + self.list_timeout;
+        loop {
+            let status = if trusted {
+                client
+                    .get_ip_set()
+                    .detector_id(detector_id)
+                    .ip_set_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(context("reading"), e))?
+                    .status()
+                    .map(|s| s.as_str().to_string())
+            } else {
+                client
+                    .get_threat_intel_set()
+                    .detector_id(detector_id)
+                    .threat_intel_set_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(context("reading"), e))?
+                    .status()
+                    .map(|s| s.as_str().to_string())
+            }
+            .unwrap_or_default();
+            match status.as_str() {
+                "ACTIVE" => return Ok(()),
+                "ERROR" => {
+                    return Err(AwsError::message(
+                        context("activating"),
+                        format!(
+                            "GuardDuty reports status ERROR: it could not read or parse {location} (is the object there, readable by GuardDuty, and within GuardDuty's limits?)"
+                        ),
+                    ));
+                }
+                _ if tokio::time::Instant::now() >= deadline => {
+                    return Err(AwsError::message(
+                        context("activating"),
+                        format!("still {status} after {} s", self.list_timeout.as_secs()),
+                    ));
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
+        }
+    }
+}
+
+/// Creates or fixes the list bucket and uploads list files; returns the lists whose file
+/// could not be uploaded.
+async fn storage_phase(
+    aws: &Aws,
+    plan: &Plan,
+    options: &ApplyOptions,
+    outcomes: &mut BTreeMap<String, Outcome>,
+) -> BTreeSet<String> {
+    let mut failed_lists = BTreeSet::new();
+    let admin = plan.targets.delegated_admin.as_str();
+    let mut bucket_failed = None;
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::S3Bucket)
+    {
+        let result = ensure_bucket(aws, admin, change).await;
+        if let Err(error) = &result {
+            bucket_failed = Some(format!("depends on {}, which failed", change.address));
+            outcomes.insert(
+                change.address.clone(),
+                Outcome::Failed {
+                    error: error.to_string(),
+                },
+            );
+        } else {
+            outcomes.insert(change.address.clone(), Outcome::Applied);
+        }
+    }
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::S3Object)
+    {
+        let list = change.inputs.get("list").cloned().unwrap_or_default();
+        if let Some(reason) = &bucket_failed {
+            outcomes.insert(
+                change.address.clone(),
+                Outcome::Skipped {
+                    reason: reason.clone(),
+                },
+            );
+            failed_lists.insert(list);
+            continue;
+        }
+        let (bucket, key) = (
+            change.inputs.get("bucket").cloned().unwrap_or_default(),
+            change.inputs.get("key").cloned().unwrap_or_default(),
+        );
+        let outcome = match options.list_files.get(&key) {
+            None => Outcome::Failed {
+                error: format!(
+                    "{}: the list's content is not at hand (plan again)",
+                    change.address
+                ),
+            },
+            Some(text) => match aws
+                .s3(admin, &change.region)
+                .put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .content_type("text/plain")
+                .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+                .tagging(format!(
+                    "{}={}",
+                    crate::diff::MANAGED_TAG_KEY,
+                    crate::diff::MANAGED_TAG_VALUE
+                ))
+                .body(aws_sdk_s3::primitives::ByteStream::from(
+                    text.clone().into_bytes(),
+                ))
+                .send()
+                .await
+            {
+                Ok(_) => Outcome::Applied,
+                Err(e) => Outcome::Failed {
+                    error: AwsError::new(format!("uploading s3://{bucket}/{key}"), e).to_string(),
+                },
+            },
+        };
+        if !matches!(outcome, Outcome::Applied) {
+            failed_lists.insert(list);
+        }
+        outcomes.insert(change.address.clone(), outcome);
+    }
+    failed_lists
+}
+
+async fn ensure_bucket(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsError> {
+    let bucket = change.inputs.get("bucket").cloned().unwrap_or_default();
+    let s3 = aws.s3(admin, &change.region);
+    if change.action == Action::Create {
+        let mut create = s3.create_bucket().bucket(&bucket);
+        if change.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        change.region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        create.send().await.map_err(|e| {
+            AwsError::new(
+                format!("creating bucket {bucket} in {admin}/{}", change.region),
+                e,
+            )
+        })?;
+    }
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new(format!("blocking public access to bucket {bucket}"), e))?;
+    let rule = aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+                .build()
+                .map_err(|e| AwsError::message("configuring bucket encryption", e.to_string()))?,
+        )
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(&bucket)
+        .server_side_encryption_configuration(
+            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| AwsError::message("configuring bucket encryption", e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new(format!("turning on encryption of bucket {bucket}"), e))?;
+    Ok(())
+}
+
+/// After a successful apply, removes list files older than the last two versions of each list
+/// whose upload and sets all succeeded. Returns how many objects were removed.
+async fn prune(
+    aws: &Aws,
+    plan: &Plan,
+    outcomes: &BTreeMap<String, Outcome>,
+) -> Result<usize, AwsError> {
+    let admin = plan.targets.delegated_admin.as_str();
+    let mut removed = 0;
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::S3Object)
+    {
+        let list = change.inputs.get("list").cloned().unwrap_or_default();
+        let all_ok = plan
+            .changes
+            .iter()
+            .filter(|c| c.inputs.get("list") == Some(&list))
+            .all(|c| matches!(outcomes.get(&c.address), Some(Outcome::Applied)));
+        if !all_ok {
+            continue;
+        }
+        let (bucket, folder) = (
+            change.inputs.get("bucket").cloned().unwrap_or_default(),
+            change.inputs.get("folder").cloned().unwrap_or_default(),
+        );
+        let s3 = aws.s3(admin, &change.region);
+        let mut objects = Vec::new();
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix(&folder)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::new(format!("listing s3://{bucket}/{folder}"), e))?;
+            for object in page.contents() {
+                if let (Some(key), Some(modified)) = (object.key(), object.last_modified()) {
+                    objects.push((*modified, key.to_string()));
+                }
+            }
+        }
+        objects.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let current = change.inputs.get("key").cloned().unwrap_or_default();
+        let keep: Vec<String> = std::iter::once(current.clone())
+            .chain(
+                objects
+                    .iter()
+                    .map(|(_, k)| k.clone())
+                    .filter(|k| *k != current)
+                    .take(1),
+            )
+            .collect();
+        for (_, key) in objects.iter().filter(|(_, k)| !keep.contains(k)) {
+            s3.delete_object()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new(format!("removing old list file s3://{bucket}/{key}"), e)
+                })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Applies a plan. Changes needing flags must have been checked by the caller
@@ -753,20 +1177,48 @@ pub async fn apply(
     reporter: Arc<dyn Reporter>,
 ) -> ApplyReport {
     reporter.begin(plan.changes.len());
+    let mut storage_outcomes = BTreeMap::new();
+    let failed_lists = Arc::new(storage_phase(&aws, plan, options, &mut storage_outcomes).await);
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.kind, ResourceKind::S3Bucket | ResourceKind::S3Object))
+    {
+        if let Some(outcome) = storage_outcomes.get(&change.address) {
+            reporter.finished(&ChangeResult {
+                address: change.address.clone(),
+                action: change.action,
+                outcome: outcome.clone(),
+            });
+        }
+    }
     let permits = Arc::new(Semaphore::new(options.parallelism.max(1)));
-    let regions: BTreeSet<&str> = plan.changes.iter().map(|c| c.region.as_str()).collect();
+    let regional = |c: &&Change| !matches!(c.kind, ResourceKind::S3Bucket | ResourceKind::S3Object);
+    let regions: BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(regional)
+        .map(|c| c.region.as_str())
+        .collect();
     let mut tasks = tokio::task::JoinSet::new();
     for region in regions {
         let changes: Vec<Change> = plan
             .changes
             .iter()
+            .filter(regional)
             .filter(|c| c.region == region)
             .cloned()
             .collect();
-        let (aws, permits, reporter) = (aws.clone(), permits.clone(), reporter.clone());
+        let (aws, permits, reporter, failed_lists) = (
+            aws.clone(),
+            permits.clone(),
+            reporter.clone(),
+            failed_lists.clone(),
+        );
         let admin = plan.targets.delegated_admin.clone();
         let management = plan.targets.management_account.clone();
         let region = region.to_string();
+        let list_timeout = options.list_timeout;
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let mut run = RegionRun {
@@ -775,6 +1227,8 @@ pub async fn apply(
                 admin: &admin,
                 management: &management,
                 results: BTreeMap::new(),
+                failed_lists: &failed_lists,
+                list_timeout,
             };
             let refs: Vec<&Change> = changes.iter().collect();
             run.run(&refs).await;
@@ -790,12 +1244,13 @@ pub async fn apply(
             run.results
         });
     }
-    let mut outcomes = BTreeMap::new();
+    let mut outcomes = storage_outcomes;
     while let Some(joined) = tasks.join_next().await {
         if let Ok(results) = joined {
             outcomes.extend(results);
         }
     }
+    let pruned = prune(&aws, plan, &outcomes).await;
     reporter.end();
     let results = plan
         .changes
@@ -808,5 +1263,8 @@ pub async fn apply(
             }),
         })
         .collect();
-    ApplyReport { results }
+    ApplyReport {
+        results,
+        pruned: pruned.map_err(|e| e.to_string()),
+    }
 }

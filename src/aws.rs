@@ -436,6 +436,16 @@ impl Aws {
         aws_sdk_organizations::Client::from_conf(config)
     }
 
+    /// An S3 client acting in `account`, in `region` (path-style addressing, which works with
+    /// every endpoint, the emulator's included).
+    pub fn s3(&self, account: &str, region: &str) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.config_for(account, region))
+            .force_path_style(true)
+            .interceptor(StatsInterceptor(self.stats.clone()))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// An Account API client acting in `account`.
     pub fn account(&self, account: &str) -> aws_sdk_account::Client {
         let config =

@@ -5,10 +5,12 @@
 use crate::apply::{self, ApplyOptions, ApplyReport, Outcome, Reporter};
 use crate::aws::{Aws, AwsError, ConnectOptions, RoleSettings};
 use crate::discover::{self, DiscoverError, Discovery};
+use crate::manifest::Manifest;
 use crate::manifest::{self, LoadedManifest, ManifestError};
 use crate::observe::{self, Observed};
-use crate::plan::{self, ManifestRef, Plan, PlanFileError};
+use crate::plan::{self, Change, ManifestRef, Plan, PlanFileError, ResourceKind};
 use crate::render::{self, Style};
+use crate::sources::{self, ListContent, SourceErrors};
 use crate::{diff, manifest::schema};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -53,6 +55,10 @@ pub enum CommandError {
     Stale { path: String },
     #[error("{0}")]
     Refused(String),
+    #[error(transparent)]
+    Sources(#[from] SourceErrors),
+    #[error("the manifest conflicts with what exists, and nothing was changed:\n  {}", .0.join("\n  "))]
+    Conflicts(Vec<String>),
 }
 
 /// Options every command shares.
@@ -111,8 +117,12 @@ pub fn schema() -> Result<ExitStatus, CommandError> {
 /// Everything read from AWS for a manifest.
 struct World {
     aws: Arc<Aws>,
+    /// The manifest with defaults that need AWS filled in (the list bucket's Region).
+    manifest: Manifest,
     discovery: Arc<Discovery>,
     observed: Observed,
+    /// IP lists as their sources give them now.
+    lists: Vec<ListContent>,
 }
 
 async fn read_world(
@@ -129,11 +139,29 @@ async fn read_world(
     )
     .await?;
     let aws = Arc::new(aws);
+    let mut manifest = loaded.manifest.clone();
+    if let Some(storage) = &mut manifest.storage {
+        storage.region.get_or_insert_with(|| aws.home_region());
+    }
     say(
         global,
         &format!("Reading the organization as {} ...", aws.caller_arn()),
     );
-    let discovery = Arc::new(discover::discover(&aws, &loaded.manifest).await?);
+    let discovery = Arc::new(discover::discover(&aws, &manifest).await?);
+    let admin = discovery.delegated_admin.clone();
+    let lists = if manifest.ip_lists.is_empty() {
+        Vec::new()
+    } else {
+        say(
+            global,
+            &format!("Reading {} IP list source(s) ...", manifest.ip_lists.len()),
+        );
+        let folder = Path::new(&loaded.path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        sources::resolve(&manifest.ip_lists, &folder, &aws, &admin).await?
+    };
     say(
         global,
         &format!(
@@ -142,24 +170,47 @@ async fn read_world(
             discovery.members.len()
         ),
     );
-    let observed = observe::observe(aws.clone(), discovery.clone(), global.parallelism).await?;
+    let mut observed = observe::observe(aws.clone(), discovery.clone(), global.parallelism).await?;
+    if let Some(storage) = &manifest.storage {
+        observe::observe_list_storage(&aws, &mut observed, &admin, storage, &lists).await?;
+    }
     Ok(World {
         aws,
+        manifest,
         discovery,
         observed,
+        lists,
     })
 }
 
-fn make_plan(loaded: &LoadedManifest, world: &World) -> Plan {
+fn make_plan(loaded: &LoadedManifest, world: &World) -> Result<Plan, CommandError> {
     diff::diff(
-        &loaded.manifest,
+        &world.manifest,
         ManifestRef {
             path: loaded.path.clone(),
             digest: loaded.digest(),
         },
         &world.discovery,
         &world.observed,
+        &world.lists,
     )
+    .map_err(CommandError::Conflicts)
+}
+
+fn apply_options(global: &GlobalOptions, world: &World) -> ApplyOptions {
+    let list_files = match &world.manifest.storage {
+        Some(storage) => world
+            .lists
+            .iter()
+            .map(|l| (l.key(storage), l.text.clone()))
+            .collect(),
+        None => Default::default(),
+    };
+    ApplyOptions {
+        parallelism: global.parallelism,
+        list_files,
+        list_timeout: std::time::Duration::from_secs(300),
+    }
 }
 
 fn print_stats(global: &GlobalOptions, aws: &Aws) {
@@ -183,7 +234,7 @@ pub async fn plan(
 ) -> Result<ExitStatus, CommandError> {
     let loaded = load_manifest(global)?;
     let world = read_world(global, &loaded).await?;
-    let plan = make_plan(&loaded, &world);
+    let plan = make_plan(&loaded, &world)?;
     if options.json {
         out(&(render::json(&plan) + "\n"));
     } else {
@@ -279,6 +330,17 @@ fn report(global: &GlobalOptions, plan: &Plan, report: &ApplyReport) -> ExitStat
             }
         }
     }
+    match &report.pruned {
+        Ok(0) => {}
+        Ok(count) => say(
+            global,
+            &format!("Removed {count} old list file(s), keeping each list's last two versions."),
+        ),
+        Err(error) => say(
+            global,
+            &format!("warning: old list files were not removed: {error}"),
+        ),
+    }
     let (applied, failed, skipped) = report.counts();
     if report.succeeded() {
         out(&format!(
@@ -306,7 +368,7 @@ pub async fn apply(
             let source = saved.manifest_source.clone().unwrap_or_default();
             let loaded = manifest::load_str(&saved.manifest.path, source, global.color)?;
             let world = read_world(global, &loaded).await?;
-            let now = make_plan(&loaded, &world);
+            let now = make_plan(&loaded, &world)?;
             if now.observed_fingerprint != saved.observed_fingerprint {
                 print_stats(global, &world.aws);
                 return Err(CommandError::Stale {
@@ -326,7 +388,7 @@ pub async fn apply(
         None => {
             let loaded = load_manifest(global)?;
             let world = read_world(global, &loaded).await?;
-            let plan = make_plan(&loaded, &world);
+            let plan = make_plan(&loaded, &world)?;
             out(&render::human(
                 &plan,
                 Style {
@@ -336,6 +398,17 @@ pub async fn apply(
             (plan, world)
         }
     };
+    execute(global, options, &plan, &world, reporter).await
+}
+
+/// Checks flags, asks for confirmation where needed, applies and reports.
+async fn execute(
+    global: &GlobalOptions,
+    options: &ApplyCommandOptions,
+    plan: &Plan,
+    world: &World,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ExitStatus, CommandError> {
     if plan.is_empty() {
         print_stats(global, &world.aws);
         return Ok(ExitStatus::Success);
@@ -365,14 +438,110 @@ pub async fn apply(
     }
     let result = apply::apply(
         world.aws.clone(),
-        &plan,
-        &ApplyOptions {
-            parallelism: global.parallelism,
-        },
+        plan,
+        &apply_options(global, world),
         reporter,
     )
     .await;
-    let status = report(global, &plan, &result);
+    let status = report(global, plan, &result);
     print_stats(global, &world.aws);
     Ok(status)
+}
+
+/// Options of `guardform sync ip-lists`.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only this list.
+    pub only: Option<String>,
+    pub auto_approve: bool,
+    pub allow_destroy: bool,
+    pub detailed_exitcode: bool,
+}
+
+/// `guardform sync ip-lists`: plan and apply restricted to IP lists (their bucket, files and
+/// sets), for scheduled jobs that keep lists flowing into GuardDuty.
+pub async fn sync_ip_lists(
+    global: &GlobalOptions,
+    options: &SyncOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ExitStatus, CommandError> {
+    let loaded = load_manifest(global)?;
+    if let Some(only) = &options.only
+        && !loaded.manifest.ip_lists.iter().any(|l| l.name == *only)
+    {
+        let names: Vec<&str> = loaded
+            .manifest
+            .ip_lists
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        return Err(CommandError::Refused(format!(
+            "--only {only}: the manifest has no IP list of that name (it has: {})",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    let world = read_world(global, &loaded).await?;
+    let full = make_plan(&loaded, &world)?;
+    let wanted = |c: &Change| {
+        c.kind.is_ip_list()
+            && match &options.only {
+                None => true,
+                Some(only) => {
+                    c.kind == ResourceKind::S3Bucket || c.inputs.get("list") == Some(only)
+                }
+            }
+    };
+    let list_regions: std::collections::BTreeSet<&str> = full
+        .changes
+        .iter()
+        .filter(|c| wanted(c) && !matches!(c.kind, ResourceKind::S3Bucket | ResourceKind::S3Object))
+        .map(|c| c.region.as_str())
+        .collect();
+    let unready: Vec<String> = full
+        .changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.kind,
+                ResourceKind::OrganizationAdmin | ResourceKind::Detector
+            ) && c.action != plan::Action::Update
+                && list_regions.contains(c.region.as_str())
+        })
+        .map(|c| c.address.clone())
+        .collect();
+    if !unready.is_empty() {
+        return Err(CommandError::Refused(format!(
+            "GuardDuty is not set up where the lists go ({}): run `guardform apply` first; `sync ip-lists` only manages lists",
+            unready.join(", ")
+        )));
+    }
+    let changes: Vec<Change> = full.changes.iter().filter(|c| wanted(c)).cloned().collect();
+    let plan = Plan::new(
+        full.manifest.clone(),
+        full.observed_fingerprint.clone(),
+        full.targets.clone(),
+        full.notes.clone(),
+        changes,
+    );
+    out(&render::human(
+        &plan,
+        Style {
+            color: global.color,
+        },
+    ));
+    if options.detailed_exitcode && plan.is_empty() {
+        print_stats(global, &world.aws);
+        return Ok(ExitStatus::Success);
+    }
+    let apply_options = ApplyCommandOptions {
+        plan_file: None,
+        auto_approve: options.auto_approve,
+        allow_destroy: options.allow_destroy,
+        allow_admin_change: false,
+    };
+    execute(global, &apply_options, &plan, &world, reporter).await
 }

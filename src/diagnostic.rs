@@ -22,6 +22,8 @@ pub struct Diagnostic {
     pub expected: Option<String>,
     /// What to do about it.
     pub hint: Option<String>,
+    /// The offending line may hold a secret: show it with its value redacted.
+    pub secret: bool,
 }
 
 impl Diagnostic {
@@ -33,7 +35,14 @@ impl Diagnostic {
             position,
             expected: None,
             hint: None,
+            secret: false,
         }
+    }
+
+    /// Marks the offending line as holding a secret value.
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
+        self
     }
 
     /// A warning at a position.
@@ -104,7 +113,12 @@ pub fn render(diagnostics: &[Diagnostic], source: &Source<'_>, color: bool) -> S
                 );
                 let _ = writeln!(out, "{pad} |");
                 if let Some(line) = lines.get(position.line.saturating_sub(1)) {
-                    let _ = writeln!(out, "{} | {line}", position.line);
+                    let shown = match (diagnostic.secret, line.find(':')) {
+                        (true, Some(colon)) => format!("{} [redacted]", &line[..=colon]),
+                        (true, None) => "[redacted]".to_string(),
+                        (false, _) => line.to_string(),
+                    };
+                    let _ = writeln!(out, "{} | {shown}", position.line);
                     let indent = " ".repeat(position.column.saturating_sub(1));
                     let carets = "^".repeat(position.width.clamp(1, 80));
                     let _ = writeln!(out, "{pad} | {indent}{}", paint("1;31", &carets));

@@ -6,9 +6,16 @@
 //! not compared; an existing detector is adopted, never created again.
 
 use crate::discover::Discovery;
+use crate::iplist::ListKind;
 use crate::manifest::{DetectorSettings, Manifest};
-use crate::observe::{FeatureState, MemberState, Observed, RegionState, fingerprint};
-use crate::plan::{Action, Attributes, Change, ManifestRef, Plan, ResourceKind, Targets};
+use crate::observe::{
+    FeatureState, ListSetState, MemberState, Observed, RegionState, StorageState, fingerprint,
+    parse_location,
+};
+use crate::plan::{
+    Action, Attributes, Change, ContentDiff, ManifestRef, Plan, ResourceKind, Targets,
+};
+use crate::sources::{ListContent, location};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -153,6 +160,7 @@ fn change(
         reason: reason.into(),
         requires: None,
         inputs: BTreeMap::new(),
+        content: None,
     }
 }
 
@@ -431,18 +439,37 @@ fn diff_member(
 }
 
 /// Compares desired and observed state into a plan.
+/// Compares desired and observed state into a plan. `lists` are the IP lists as their sources
+/// give them now. Conflicts that no plan can resolve (a same-named set guardform does not own,
+/// GuardDuty's per-Region limits) are returned as errors, all at once.
 pub fn diff(
     manifest: &Manifest,
     manifest_ref: ManifestRef,
     discovery: &Discovery,
     observed: &Observed,
-) -> Plan {
+    lists: &[ListContent],
+) -> Result<Plan, Vec<String>> {
     let mut changes = Vec::new();
     let mut notes = discovery.notes.clone();
+    let mut errors = Vec::new();
     let empty = RegionState::default();
     for region in &discovery.regions {
         let state = observed.regions.get(region).unwrap_or(&empty);
         diff_region(manifest, discovery, region, state, &mut changes, &mut notes);
+    }
+    for list in lists {
+        notes.extend(list.notes.iter().cloned());
+    }
+    diff_lists(
+        manifest,
+        discovery,
+        observed,
+        lists,
+        &mut changes,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(errors);
     }
     let targets = Targets {
         management_account: discovery.organization.management_account.clone(),
@@ -450,13 +477,320 @@ pub fn diff(
         regions: discovery.regions.clone(),
         member_accounts: discovery.members.len(),
     };
-    Plan::new(
+    Ok(Plan::new(
         manifest_ref,
         fingerprint(discovery, observed),
         targets,
         notes,
         changes,
-    )
+    ))
+}
+
+/// The tag naming the manifest list a set belongs to.
+pub const LIST_TAG_KEY: &str = "guardform:list";
+
+fn list_address(kind: ResourceKind, admin: &str, region: &str, name: &str) -> String {
+    format!("{}[{admin}/{region}/{name}]", kind.name())
+}
+
+/// Bucket, objects and sets for the manifest's IP lists.
+fn diff_lists(
+    manifest: &Manifest,
+    discovery: &Discovery,
+    observed: &Observed,
+    lists: &[ListContent],
+    changes: &mut Vec<Change>,
+    errors: &mut Vec<String>,
+) {
+    let admin = discovery.delegated_admin.as_str();
+    let empty_storage = StorageState::default();
+    let storage_state = observed.storage.as_ref().unwrap_or(&empty_storage);
+    if let Some(storage) = &manifest.storage
+        && !lists.is_empty()
+    {
+        let region = storage.region.clone().unwrap_or_default();
+        let mut desired = Attributes::new();
+        desired.insert("public_access_block".into(), string("all blocked"));
+        desired.insert("encryption".into(), string("enabled"));
+        let mut live = Attributes::new();
+        if storage_state.bucket_exists {
+            live.insert(
+                "public_access_block".into(),
+                string(if storage_state.public_access_blocked {
+                    "all blocked"
+                } else {
+                    "not fully blocked"
+                }),
+            );
+            live.insert(
+                "encryption".into(),
+                string(if storage_state.encrypted {
+                    "enabled"
+                } else {
+                    "none"
+                }),
+            );
+        }
+        let (before, after) = compare(&desired, &live);
+        if !after.is_empty() {
+            let (action, reason) = if storage_state.bucket_exists {
+                (
+                    Action::Update,
+                    "the list bucket must block public access and encrypt at rest",
+                )
+            } else {
+                (Action::Create, "the list bucket does not exist")
+            };
+            let mut c = change(ResourceKind::S3Bucket, action, Some(admin), &region, reason);
+            c.address = format!("s3.bucket[{}]", storage.bucket);
+            c.before = before;
+            c.after = after;
+            c.inputs.insert("bucket".into(), storage.bucket.clone());
+            changes.push(c);
+        }
+    }
+
+    // Live sets per Region, by kind.
+    for list in lists {
+        let Some(storage) = &manifest.storage else {
+            continue;
+        };
+        let key = list.key(storage);
+        let location = location(&storage.bucket, &key);
+        let kind = match list.kind {
+            ListKind::Trusted => ResourceKind::IpSet,
+            ListKind::Threat => ResourceKind::ThreatIntelSet,
+        };
+        let spec = manifest.ip_lists.iter().find(|l| l.name == list.name);
+        let adopt = spec.is_some_and(|l| l.adopt);
+
+        // The object: uploaded when missing, re-uploaded when edited in place.
+        let live_sha = storage_state.objects.get(&key).cloned().flatten();
+        if live_sha.as_deref() != Some(list.sha256.as_str()) {
+            let previous = observed
+                .regions
+                .values()
+                .flat_map(|r| sets_of(r, kind))
+                .find(|set| owns(set, &list.name))
+                .and_then(|set| parse_location(&set.location))
+                .and_then(|(_, k)| observed.contents.get(&k))
+                .cloned()
+                .unwrap_or_default();
+            let action = if live_sha.is_some() {
+                Action::Update
+            } else {
+                Action::Create
+            };
+            let reason = match &live_sha {
+                Some(_) => {
+                    "the object was changed outside guardform: upload the list again".to_string()
+                }
+                None if previous.is_empty() => format!("new list from {}", list.origin),
+                None => format!("new content from {}", list.origin),
+            };
+            let mut c = change(
+                ResourceKind::S3Object,
+                action,
+                Some(admin),
+                &storage.region.clone().unwrap_or_default(),
+                reason,
+            );
+            c.address = format!("s3.object[{}/{key}]", storage.bucket);
+            if let Some(sha) = &live_sha {
+                c.before.insert("sha256".into(), string(sha.clone()));
+            }
+            c.after.insert("sha256".into(), string(list.sha256.clone()));
+            c.after.insert("format".into(), string(list.format.clone()));
+            c.inputs.insert("bucket".into(), storage.bucket.clone());
+            c.inputs.insert("key".into(), key.clone());
+            c.inputs.insert("list".into(), list.name.clone());
+            c.inputs.insert("folder".into(), list.folder(storage));
+            let diff = if action == Action::Update {
+                let edited = observed.contents.get(&key).cloned().unwrap_or_default();
+                ContentDiff::between(&edited, &list.text)
+            } else {
+                ContentDiff::between(&previous, &list.text)
+            };
+            c.content = Some(diff);
+            changes.push(c);
+        }
+
+        for region in &discovery.regions {
+            let Some(state) = observed.regions.get(region) else {
+                continue;
+            };
+            let sets = sets_of(state, kind);
+            let found = sets
+                .iter()
+                .find(|s| owns(s, &list.name))
+                .or_else(|| sets.iter().find(|s| s.name == list.name));
+            let address = list_address(kind, admin, region, &list.name);
+            let mut desired = Attributes::new();
+            desired.insert("name".into(), string(list.name.clone()));
+            desired.insert("format".into(), string(list.format.clone()));
+            desired.insert("location".into(), string(location.clone()));
+            desired.insert("status".into(), string("ACTIVE"));
+            desired.insert("content_sha256".into(), string(list.sha256.clone()));
+            desired.insert(format!("tags.{MANAGED_TAG_KEY}"), string(MANAGED_TAG_VALUE));
+            desired.insert(format!("tags.{LIST_TAG_KEY}"), string(list.name.clone()));
+            match found {
+                None => {
+                    let mut c = change(
+                        kind,
+                        Action::Create,
+                        Some(admin),
+                        region,
+                        format!("new {} list", list.kind.name()),
+                    );
+                    c.address = address;
+                    c.after = desired;
+                    c.inputs.insert("list".into(), list.name.clone());
+                    changes.push(c);
+                }
+                Some(set) if !owns(set, &list.name) && !adopt => {
+                    errors.push(format!(
+                        "IP list `{}`: {admin}/{region} already has a GuardDuty {} named `{}` that guardform does not own (id {}); guardform leaves it alone.\n  hint: set `adopt: true` on the list to take it over, or give the list another name",
+                        list.name,
+                        if kind == ResourceKind::IpSet { "IPSet" } else { "ThreatIntelSet" },
+                        set.name,
+                        set.id
+                    ));
+                }
+                Some(set) => {
+                    let mut live = Attributes::new();
+                    live.insert("name".into(), string(set.name.clone()));
+                    live.insert("format".into(), string(set.format.clone()));
+                    live.insert("location".into(), string(set.location.clone()));
+                    live.insert("status".into(), string(set.status.clone()));
+                    let live_content = parse_location(&set.location)
+                        .and_then(|(bucket, key)| {
+                            (manifest
+                                .storage
+                                .as_ref()
+                                .is_some_and(|s| s.bucket == bucket))
+                            .then_some(key)
+                        })
+                        .and_then(|key| storage_state.objects.get(&key).cloned().flatten());
+                    if let Some(sha) = live_content {
+                        live.insert("content_sha256".into(), string(sha));
+                    }
+                    for (k, v) in &set.tags {
+                        live.insert(format!("tags.{k}"), string(v.clone()));
+                    }
+                    let (before, after) = compare(&desired, &live);
+                    if after.is_empty() {
+                        continue;
+                    }
+                    let replace = after.contains_key("format");
+                    let reason = if !owns(set, &list.name) {
+                        format!("adopting the existing set {} (`adopt: true`)", set.id)
+                    } else if replace {
+                        "GuardDuty cannot change a list's format in place".to_string()
+                    } else if after.contains_key("location") {
+                        "point the set at the new list file and reload it".to_string()
+                    } else if after.contains_key("content_sha256") {
+                        "reload the list file that was changed outside guardform".to_string()
+                    } else if after.contains_key("status") {
+                        format!("the set is {}, not ACTIVE: activate it", set.status)
+                    } else {
+                        "set settings differ from the manifest".to_string()
+                    };
+                    let mut c = change(
+                        kind,
+                        if replace {
+                            Action::Replace
+                        } else {
+                            Action::Update
+                        },
+                        Some(admin),
+                        region,
+                        reason,
+                    );
+                    c.address = address;
+                    c.before = before;
+                    c.after = after;
+                    c.inputs.insert("set_id".into(), set.id.clone());
+                    c.inputs.insert("list".into(), list.name.clone());
+                    c.inputs.insert("location".into(), location.clone());
+                    c.inputs.insert("name".into(), list.name.clone());
+                    c.inputs.insert("format".into(), list.format.clone());
+                    if replace {
+                        c.requires = Some("--allow-destroy".into());
+                    }
+                    changes.push(c);
+                }
+            }
+        }
+    }
+
+    // Sets guardform made for lists the manifest no longer has; and GuardDuty's limits.
+    for region in &discovery.regions {
+        let Some(state) = observed.regions.get(region) else {
+            continue;
+        };
+        for (kind, limit, list_kind) in [
+            (ResourceKind::IpSet, 1, ListKind::Trusted),
+            (ResourceKind::ThreatIntelSet, 6, ListKind::Threat),
+        ] {
+            let sets = sets_of(state, kind);
+            let wanted: Vec<&ListContent> = lists.iter().filter(|l| l.kind == list_kind).collect();
+            let mut foreign = 0;
+            for set in sets {
+                let managed_list = set.tags.get(LIST_TAG_KEY).filter(|_| {
+                    set.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
+                });
+                let claimed = wanted.iter().any(|l| {
+                    owns(set, &l.name)
+                        || (set.name == l.name
+                            && manifest
+                                .ip_lists
+                                .iter()
+                                .any(|s| s.name == l.name && s.adopt))
+                });
+                match managed_list {
+                    Some(name) if !lists.iter().any(|l| l.name == *name && l.kind == list_kind) => {
+                        let mut c = change(
+                            kind,
+                            Action::Delete,
+                            Some(admin),
+                            region,
+                            format!("list `{name}` is no longer in the manifest"),
+                        );
+                        c.address = list_address(kind, admin, region, name);
+                        c.before.insert("name".into(), string(set.name.clone()));
+                        c.before
+                            .insert("location".into(), string(set.location.clone()));
+                        c.requires = Some("--allow-destroy".into());
+                        c.inputs.insert("set_id".into(), set.id.clone());
+                        changes.push(c);
+                    }
+                    _ if !claimed && !wanted.iter().any(|l| l.name == set.name) => foreign += 1,
+                    _ => {}
+                }
+            }
+            if foreign + wanted.len() > limit && !wanted.is_empty() {
+                errors.push(format!(
+                    "{admin}/{region}: GuardDuty allows {limit} {} per account and Region; {foreign} not managed by guardform already exist(s) and the manifest wants {} more.\n  hint: remove the other set(s), or adopt one with a list of the same name and `adopt: true`",
+                    if kind == ResourceKind::IpSet { "trusted IP list (IPSet)" } else { "threat lists (ThreatIntelSets)" },
+                    wanted.len()
+                ));
+            }
+        }
+    }
+}
+
+fn sets_of(state: &RegionState, kind: ResourceKind) -> &[ListSetState] {
+    if kind == ResourceKind::IpSet {
+        &state.ip_sets
+    } else {
+        &state.threat_intel_sets
+    }
+}
+
+/// True when guardform made `set` for the list `name`.
+fn owns(set: &ListSetState, name: &str) -> bool {
+    set.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
+        && set.tags.get(LIST_TAG_KEY).map(String::as_str) == Some(name)
 }
 
 #[cfg(test)]
@@ -579,9 +913,12 @@ mod tests {
             )]
             .into(),
             management_has_detector: None,
+            ip_sets: vec![],
+            threat_intel_sets: vec![],
         };
         Observed {
             regions: [("eu-west-1".to_string(), state)].into(),
+            ..Default::default()
         }
     }
 
@@ -592,7 +929,9 @@ mod tests {
             manifest_ref(),
             &discovery(&["400000000001", "400000000002"]),
             &Observed::default(),
-        );
+            &[],
+        )
+        .unwrap();
         let addresses: Vec<(&str, Action)> = plan
             .changes
             .iter()
@@ -621,7 +960,9 @@ mod tests {
             manifest_ref(),
             &discovery(&["400000000001"]),
             &converged(),
-        );
+            &[],
+        )
+        .unwrap();
         assert!(plan.is_empty(), "{:#?}", plan.changes);
     }
 
@@ -648,7 +989,9 @@ mod tests {
             manifest_ref(),
             &discovery(&["400000000001"]),
             &observed,
-        );
+            &[],
+        )
+        .unwrap();
         assert_eq!(plan.changes.len(), 2, "{:#?}", plan.changes);
         let detector = &plan.changes[0];
         assert_eq!(detector.action, Action::Update);
@@ -670,7 +1013,14 @@ mod tests {
 
     #[test]
     fn untargeted_member_is_a_destroy_that_needs_a_flag() {
-        let plan = diff(&manifest(), manifest_ref(), &discovery(&[]), &converged());
+        let plan = diff(
+            &manifest(),
+            manifest_ref(),
+            &discovery(&[]),
+            &converged(),
+            &[],
+        )
+        .unwrap();
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.changes[0].action, Action::Delete);
         assert_eq!(plan.summary.destroy, 1);
@@ -691,7 +1041,9 @@ mod tests {
             manifest_ref(),
             &discovery(&["400000000001"]),
             &observed,
-        );
+            &[],
+        )
+        .unwrap();
         let admin = &plan.changes[0];
         assert_eq!(admin.action, Action::Replace);
         assert_eq!(admin.requires.as_deref(), Some("--allow-admin-change"));

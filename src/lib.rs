@@ -10,18 +10,27 @@
 //! - [`render`]: the plan for people (Terraform-style) and for machines (versioned JSON).
 //! - [`apply`]: executes a plan in dependency order, concurrently, and reports per resource.
 //!
+//! IP lists come in beside discovery: [`sources`] reads each list (inline, file, URL, S3, or
+//! [`deep_security`] over [`http`]) and [`iplist`] normalises it into the file GuardDuty reads.
+//!
 //! Around them: [`aws`] builds SDK clients per account and Region (assumed roles, one HTTP
 //! client, call statistics); [`catalog`] lists what AWS accepts; [`diagnostic`] renders input
 //! problems; [`commands`] are the thin entry points the binary calls.
+
+#![recursion_limit = "256"]
 
 pub mod apply;
 pub mod aws;
 pub mod catalog;
 pub mod commands;
+pub mod deep_security;
 pub mod diagnostic;
 pub mod diff;
 pub mod discover;
+pub mod http;
+pub mod iplist;
 pub mod manifest;
 pub mod observe;
 pub mod plan;
 pub mod render;
+pub mod sources;

@@ -4,7 +4,9 @@
 use clap::{Args, Parser, Subcommand};
 use guardform::apply::{ChangeResult, Outcome, Reporter};
 use guardform::aws::ConnectOptions;
-use guardform::commands::{self, ApplyCommandOptions, ExitStatus, GlobalOptions, PlanOptions};
+use guardform::commands::{
+    self, ApplyCommandOptions, ExitStatus, GlobalOptions, PlanOptions, SyncOptions,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -94,6 +96,34 @@ enum Command {
     },
     /// Print the manifest's JSON Schema (for editors).
     Schema,
+    /// Plan and apply one part of the manifest only.
+    Sync {
+        #[command(subcommand)]
+        what: SyncWhat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SyncWhat {
+    /// Keep IP lists (their S3 files and GuardDuty sets) in line with their sources: the
+    /// command a scheduled job runs to keep Deep Security lists flowing into GuardDuty.
+    IpLists {
+        /// Only this list.
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Allow removing sets of lists no longer in the manifest.
+        #[arg(long)]
+        allow_destroy: bool,
+        /// With nothing to do, exit 0 without applying (changes are applied and exit 0 too).
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Regions worked on at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallelism: u16,
+    },
 }
 
 /// Progress on stderr: a bar on a terminal, plain lines otherwise, nothing when quiet.
@@ -189,9 +219,11 @@ fn main() -> ExitCode {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal();
     let parallelism = match &cli.command {
-        Command::Plan { parallelism, .. } | Command::Apply { parallelism, .. } => {
-            usize::from(*parallelism)
-        }
+        Command::Plan { parallelism, .. }
+        | Command::Apply { parallelism, .. }
+        | Command::Sync {
+            what: SyncWhat::IpLists { parallelism, .. },
+        } => usize::from(*parallelism),
         _ => 8,
     };
     let global = GlobalOptions {
@@ -240,6 +272,28 @@ fn main() -> ExitCode {
                 allow_admin_change,
             };
             rt.block_on(commands::apply(
+                &global,
+                &options,
+                progress(global.quiet, verbose),
+            ))
+        }),
+        Command::Sync {
+            what:
+                SyncWhat::IpLists {
+                    only,
+                    auto_approve,
+                    allow_destroy,
+                    detailed_exitcode,
+                    ..
+                },
+        } => runtime().and_then(|rt| {
+            let options = SyncOptions {
+                only,
+                auto_approve,
+                allow_destroy,
+                detailed_exitcode,
+            };
+            rt.block_on(commands::sync_ip_lists(
                 &global,
                 &options,
                 progress(global.quiet, verbose),

@@ -57,6 +57,18 @@ pub enum ResourceKind {
     /// A member account and its detector's features in a Region.
     #[serde(rename = "guardduty.member")]
     Member,
+    /// The bucket IP list files are stored in.
+    #[serde(rename = "s3.bucket")]
+    S3Bucket,
+    /// One IP list file (content-addressed).
+    #[serde(rename = "s3.object")]
+    S3Object,
+    /// A trusted IP list (IPSet) of the administrator in a Region.
+    #[serde(rename = "guardduty.ipset")]
+    IpSet,
+    /// A threat list (ThreatIntelSet) of the administrator in a Region.
+    #[serde(rename = "guardduty.threat_intel_set")]
+    ThreatIntelSet,
 }
 
 impl ResourceKind {
@@ -67,7 +79,22 @@ impl ResourceKind {
             ResourceKind::Detector => "guardduty.detector",
             ResourceKind::OrgConfig => "guardduty.org_config",
             ResourceKind::Member => "guardduty.member",
+            ResourceKind::S3Bucket => "s3.bucket",
+            ResourceKind::S3Object => "s3.object",
+            ResourceKind::IpSet => "guardduty.ipset",
+            ResourceKind::ThreatIntelSet => "guardduty.threat_intel_set",
         }
+    }
+
+    /// True for the kinds `guardform sync ip-lists` manages.
+    pub fn is_ip_list(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::S3Bucket
+                | ResourceKind::S3Object
+                | ResourceKind::IpSet
+                | ResourceKind::ThreatIntelSet
+        )
     }
 
     /// The address of a resource of this kind.
@@ -106,6 +133,40 @@ pub struct Change {
     /// Values apply needs that are not compared (ids, e-mail addresses).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, String>,
+    /// For list files: the entries added and removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentDiff>,
+}
+
+/// How a list's entries change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContentDiff {
+    pub added: usize,
+    pub removed: usize,
+    /// Every changed line, `+entry` or `-entry`, in list order.
+    pub lines: Vec<String>,
+}
+
+impl ContentDiff {
+    /// The line diff of two list files (`similar`).
+    pub fn between(before: &str, after: &str) -> ContentDiff {
+        let mut diff = ContentDiff::default();
+        for change in similar::TextDiff::from_lines(before, after).iter_all_changes() {
+            let line = change.value().trim_end_matches('\n');
+            match change.tag() {
+                similar::ChangeTag::Insert => {
+                    diff.added += 1;
+                    diff.lines.push(format!("+{line}"));
+                }
+                similar::ChangeTag::Delete => {
+                    diff.removed += 1;
+                    diff.lines.push(format!("-{line}"));
+                }
+                similar::ChangeTag::Equal => {}
+            }
+        }
+        diff
+    }
 }
 
 /// Counts for the summary line.

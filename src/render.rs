@@ -6,6 +6,35 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// How many changed list entries are shown before "… N more".
+const CONTENT_LINES: usize = 20;
+
+fn content_lines(change: &Change, style: Style, out: &mut String) {
+    let Some(content) = &change.content else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "      entries: +{} −{}",
+        content.added, content.removed
+    );
+    for line in content.lines.iter().take(CONTENT_LINES) {
+        let action = if line.starts_with('+') {
+            Action::Create
+        } else {
+            Action::Delete
+        };
+        let _ = writeln!(out, "        {}", style.paint(action, line));
+    }
+    if content.lines.len() > CONTENT_LINES {
+        let _ = writeln!(
+            out,
+            "        … and {} more changed entries (the full diff is in `--json`)",
+            content.lines.len() - CONTENT_LINES
+        );
+    }
+}
+
 /// Identical changes (same kind, action, attributes and reason) at or above this count are
 /// shown as one block.
 pub const COLLAPSE_AT: usize = 4;
@@ -185,6 +214,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
                     )
                 );
                 attribute_lines(change, style, &mut out);
+                content_lines(change, style, &mut out);
                 out.push('\n');
             }
             continue;
@@ -222,26 +252,22 @@ pub fn human(plan: &Plan, style: Style) -> String {
             }
         );
         let _ = writeln!(out, "  #   regions:  {}", regions.join(", "));
-        let account_part = if accounts.len() == 1 {
-            accounts[0].to_string()
-        } else {
-            "*".to_string()
-        };
-        let region_part = if regions.len() == 1 {
-            regions[0].to_string()
-        } else {
-            "*".to_string()
-        };
+        // The first address with what varies replaced by `*`.
+        let mut label = first.address.clone();
+        if regions.len() > 1 {
+            label = label
+                .replacen(&format!("/{}", first.region), "/*", 1)
+                .replacen(&format!("[{}]", first.region), "[*]", 1);
+        }
+        if let (true, Some(account)) = (accounts.len() > 1, &first.account) {
+            label = label.replacen(&format!("[{account}/"), "[*/", 1);
+        }
         let _ = writeln!(
             out,
             "{}",
             style.paint(
                 first.action,
-                &format!(
-                    "{:>3} {kind}[{account_part}/{region_part}] ×{}",
-                    first.action.symbol(),
-                    changes.len()
-                )
+                &format!("{:>3} {label} ×{}", first.action.symbol(), changes.len())
             )
         );
         attribute_lines(first, style, &mut out);

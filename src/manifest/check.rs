@@ -2,11 +2,13 @@
 
 use super::yaml::{self, Node, Position, Value, parse_bool};
 use super::{
-    AccountSelection, AccountSelector, DetectorSettings, FORMAT_VERSION, FeatureSetting, Manifest,
-    OrganizationSettings, RegionInclude, RegionSelection,
+    AccountSelection, AccountSelector, DeepSecuritySource, DetectorSettings, FORMAT_VERSION,
+    FeatureSetting, IpListSpec, ListSource, Manifest, OrganizationSettings, RegionInclude,
+    RegionSelection, Storage,
 };
 use crate::catalog;
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::iplist::ListKind;
 use std::collections::BTreeMap;
 
 /// The keys each mapping of the manifest accepts, by section path. The JSON Schema is checked
@@ -14,7 +16,15 @@ use std::collections::BTreeMap;
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
     (
         "",
-        &["version", "organization", "accounts", "regions", "detector"],
+        &[
+            "version",
+            "organization",
+            "accounts",
+            "regions",
+            "detector",
+            "ip_lists",
+            "storage",
+        ],
     ),
     (
         "organization",
@@ -35,16 +45,33 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
         &["finding_publishing_frequency", "features", "tags"],
     ),
     ("detector.features.*", &["status", "additional"]),
+    (
+        "ip_lists.*",
+        &["name", "kind", "source", "format", "allow_broad", "adopt"],
+    ),
+    (
+        "ip_lists.*.source",
+        &["inline", "file", "url", "s3", "deep_security"],
+    ),
+    (
+        "ip_lists.*.source.deep_security",
+        &["url", "ip_list", "api_key_env", "ca_file", "auth_header"],
+    ),
+    ("storage", &["bucket", "region"]),
+];
+
+/// List formats GuardDuty reads (`TXT` is normalised by guardform, the others pass through).
+pub const LIST_FORMATS: &[&str] = &[
+    "TXT",
+    "STIX",
+    "OTX_CSV",
+    "ALIEN_VAULT",
+    "PROOF_POINT",
+    "FIRE_EYE",
 ];
 
 /// Sections a later guardform version will add; named so the error can say so.
-const FUTURE_SECTIONS: &[&str] = &[
-    "ip_lists",
-    "storage",
-    "responses",
-    "suppression_filters",
-    "publishing_destination",
-];
+const FUTURE_SECTIONS: &[&str] = &["responses", "suppression_filters", "publishing_destination"];
 
 fn known_keys(section: &str) -> &'static [&'static str] {
     KNOWN_KEYS
@@ -155,6 +182,11 @@ impl Checker {
                     did_you_mean(name, allowed.iter().copied())
                         .map(|s| format!("did you mean `{s}`?")),
                 );
+                if name == "api_key" || name == "api_secret_key" {
+                    diagnostic = diagnostic.secret().hint(
+                        "never put the API key in the manifest: keep it in an environment variable (a CI secret) and name the variable with `api_key_env`",
+                    );
+                }
                 if section.is_empty() && FUTURE_SECTIONS.contains(&name) {
                     diagnostic = diagnostic.hint(format!(
                         "`{name}` is not supported by this version of guardform yet"
@@ -377,12 +409,31 @@ impl Checker {
             Some(node) => self.detector(node),
             None => Some(DetectorSettings::default()),
         };
+        let ip_lists = match top.get("ip_lists") {
+            Some(node) => self.ip_lists(node),
+            None => Some(Vec::new()),
+        };
+        let storage = match top.get("storage") {
+            Some(node) => self.storage(node).map(Some),
+            None => Some(None),
+        };
+        if let (Some(lists), Some(None)) = (&ip_lists, &storage)
+            && !lists.is_empty()
+        {
+            self.error(
+                Diagnostic::error(top.get("ip_lists").map(|n| n.position), "`ip_lists` needs `storage`")
+                    .expected("`storage: { bucket: s3://BUCKET/PREFIX }`")
+                    .hint("GuardDuty reads lists from S3: guardform uploads them to this bucket in the delegated administrator account"),
+            );
+        }
         let manifest = Manifest {
             version: version?,
             organization: organization?,
             accounts: accounts?,
             regions: regions?,
             detector: detector?,
+            ip_lists: ip_lists?,
+            storage: storage?,
         };
         self.cross_checks(&manifest, &top);
         Some(manifest)
@@ -826,6 +877,311 @@ impl Checker {
             enabled: enabled?,
             additional,
         })
+    }
+
+    fn url(&mut self, node: &Node, what: &str) -> Option<String> {
+        let url = self.string(node, what)?;
+        let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+            .iter()
+            .any(|prefix| {
+                url.starts_with(prefix)
+                    && url[prefix.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| c == ':' || c == '/')
+            });
+        if url.starts_with("https://") && url.len() > "https://".len() {
+            return Some(url);
+        }
+        if loopback {
+            self.diagnostics.push(
+                Diagnostic::warning(Some(node.position), format!("{what} uses plain HTTP"))
+                    .hint("plain HTTP is accepted on loopback only (for local tests); use HTTPS anywhere else"),
+            );
+            return Some(url);
+        }
+        self.error(
+            Diagnostic::error(
+                Some(node.position),
+                format!("{what} must be an HTTPS URL, not `{url}`"),
+            )
+            .expected("https://HOST[:PORT]/PATH")
+            .hint("lists change what GuardDuty alerts on: they are fetched over verified TLS only"),
+        );
+        None
+    }
+
+    fn s3_url(&mut self, node: &Node, what: &str, key_required: bool) -> Option<(String, String)> {
+        let text = self.string(node, what)?;
+        let parsed = text.strip_prefix("s3://").map(|rest| {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            (bucket.to_string(), key.trim_matches('/').to_string())
+        });
+        let valid_bucket = |b: &str| {
+            (3..=63).contains(&b.len())
+                && b.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+        };
+        match parsed {
+            Some((bucket, key)) if valid_bucket(&bucket) && (!key_required || !key.is_empty()) => {
+                Some((bucket, key))
+            }
+            _ => {
+                let expected = if key_required {
+                    "s3://BUCKET/KEY"
+                } else {
+                    "s3://BUCKET or s3://BUCKET/PREFIX"
+                };
+                self.error(
+                    Diagnostic::error(
+                        Some(node.position),
+                        format!("invalid S3 location `{text}` in {what}"),
+                    )
+                    .expected(expected)
+                    .hint("bucket names are 3 to 63 lowercase letters, digits, dots and hyphens"),
+                );
+                None
+            }
+        }
+    }
+
+    fn storage(&mut self, node: &Node) -> Option<Storage> {
+        let entries = self.mapping(node, "storage", "`storage`")?;
+        let bucket = self
+            .required(&entries, "bucket", "`storage`", "add `bucket: s3://BUCKET/PREFIX` (a bucket in the delegated administrator account)")
+            .and_then(|node| self.s3_url(node, "`storage.bucket`", false));
+        let region = entries
+            .get("region")
+            .and_then(|node| self.region(node, "`storage.region`"));
+        let (bucket, prefix) = bucket?;
+        Some(Storage {
+            bucket,
+            prefix,
+            region,
+        })
+    }
+
+    fn ip_lists(&mut self, node: &Node) -> Option<Vec<IpListSpec>> {
+        let items = self.list(node, "`ip_lists`");
+        let mut lists = Vec::new();
+        let mut ok = true;
+        let mut names: Vec<(String, usize)> = Vec::new();
+        let (mut trusted, mut threat) = (Vec::new(), Vec::new());
+        for item in items {
+            match self.ip_list(item) {
+                Some(list) => {
+                    if let Some((_, line)) = names.iter().find(|(n, _)| *n == list.name) {
+                        self.error(
+                            Diagnostic::error(
+                                Some(item.position),
+                                format!(
+                                    "duplicate IP list name `{}` (first used on line {line})",
+                                    list.name
+                                ),
+                            )
+                            .hint("GuardDuty set names are unique per account and Region"),
+                        );
+                        ok = false;
+                    }
+                    names.push((list.name.clone(), item.position.line));
+                    match list.kind {
+                        ListKind::Trusted => trusted.push(item.position),
+                        ListKind::Threat => threat.push(item.position),
+                    }
+                    lists.push(list);
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(second) = trusted.get(1) {
+            self.error(
+                Diagnostic::error(Some(*second), "a second trusted IP list")
+                    .expected("at most one `kind: trusted` list")
+                    .hint("GuardDuty allows one trusted IP list (IPSet) per account and Region: merge the sources into one list"),
+            );
+            ok = false;
+        }
+        if let Some(seventh) = threat.get(6) {
+            self.error(
+                Diagnostic::error(Some(*seventh), "a seventh threat list")
+                    .expected("at most six `kind: threat` lists")
+                    .hint("GuardDuty allows six threat lists (ThreatIntelSets) per account and Region"),
+            );
+            ok = false;
+        }
+        ok.then_some(lists)
+    }
+
+    fn ip_list(&mut self, node: &Node) -> Option<IpListSpec> {
+        let entries = self.mapping(node, "ip_lists.*", "an IP list")?;
+        let name = self
+            .required(
+                &entries,
+                "name",
+                "an IP list",
+                "add `name:`, which becomes the GuardDuty set name",
+            )
+            .and_then(|node| {
+                let name = self.string(node, "`ip_lists.name`")?;
+                let valid = !name.is_empty()
+                    && name.len() <= 300
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || " -_".contains(c));
+                if valid {
+                    Some(name)
+                } else {
+                    self.error(
+                        Diagnostic::error(
+                            Some(node.position),
+                            format!("invalid IP list name `{name}`"),
+                        )
+                        .expected("1 to 300 letters, digits, spaces, `-` and `_`")
+                        .hint("the name becomes the GuardDuty set name"),
+                    );
+                    None
+                }
+            });
+        let what = format!("IP list `{}`", name.as_deref().unwrap_or("?"));
+        let kind = self
+            .required(
+                &entries,
+                "kind",
+                &what,
+                "add `kind: trusted` (an IPSet) or `kind: threat` (a ThreatIntelSet)",
+            )
+            .and_then(|node| self.one_of(node, "`ip_lists.kind`", &["trusted", "threat"]))
+            .map(|k| {
+                if k == "trusted" {
+                    ListKind::Trusted
+                } else {
+                    ListKind::Threat
+                }
+            });
+        let format = match entries.get("format") {
+            Some(node) => self.one_of(node, "`ip_lists.format`", LIST_FORMATS),
+            None => Some("TXT".to_string()),
+        };
+        let allow_broad = entries
+            .get("allow_broad")
+            .map(|n| self.bool(n, "`allow_broad`"))
+            .unwrap_or(Some(false));
+        let adopt = entries
+            .get("adopt")
+            .map(|n| self.bool(n, "`adopt`"))
+            .unwrap_or(Some(false));
+        let source_node = self.required(
+            &entries,
+            "source",
+            &what,
+            "add `source:` with one of `inline`, `file`, `url`, `s3`, `deep_security`",
+        );
+        let source = source_node.and_then(|node| self.list_source(node, &what));
+        if let (Some(source), Some(format), Some(node)) = (&source, &format, source_node)
+            && format != "TXT"
+            && matches!(source, ListSource::Inline(_) | ListSource::DeepSecurity(_))
+        {
+            self.error(Diagnostic::error(Some(node.position), format!("{what}: `format: {format}` does not fit this source"))
+                .expected("`format: TXT` (the default) for inline and Deep Security lists")
+                .hint("inline entries and Deep Security IP lists are addresses, which guardform writes as TXT"));
+            return None;
+        }
+        if kind == Some(ListKind::Threat) && allow_broad == Some(true) {
+            self.diagnostics.push(Diagnostic::warning(
+                entries.get("allow_broad").map(|n| n.position),
+                format!("{what}: `allow_broad` only matters for trusted lists"),
+            ));
+        }
+        Some(IpListSpec {
+            name: name?,
+            kind: kind?,
+            source: source?,
+            format: format?,
+            allow_broad: allow_broad?,
+            adopt: adopt?,
+        })
+    }
+
+    fn list_source(&mut self, node: &Node, what: &str) -> Option<ListSource> {
+        let entries = self.mapping(node, "ip_lists.*.source", &format!("the source of {what}"))?;
+        if entries.entries.len() != 1 {
+            self.error(
+                Diagnostic::error(Some(node.position), format!("the source of {what} must name exactly one of `inline`, `file`, `url`, `s3`, `deep_security`"))
+                    .hint("a list with several sources is several lists: give each its own entry"),
+            );
+            return None;
+        }
+        let (key, _, value) = entries.entries[0];
+        match key {
+            "inline" => {
+                let mut items = Vec::new();
+                for item in self.list(value, "`source.inline`") {
+                    items.push(self.string(item, "an inline entry")?);
+                }
+                Some(ListSource::Inline(items))
+            }
+            "file" => self.string(value, "`source.file`").map(ListSource::File),
+            "url" => self.url(value, "`source.url`").map(ListSource::Url),
+            "s3" => self
+                .s3_url(value, "`source.s3`", true)
+                .map(|(bucket, key)| ListSource::S3 { bucket, key }),
+            "deep_security" => {
+                let ds =
+                    self.mapping(value, "ip_lists.*.source.deep_security", "`deep_security`")?;
+                let url = self
+                    .required(
+                        &ds,
+                        "url",
+                        "`deep_security`",
+                        "the manager's base URL, e.g. `https://dsm.example.com:4119`",
+                    )
+                    .and_then(|n| self.url(n, "`deep_security.url`"));
+                let ip_list = self
+                    .required(
+                        &ds,
+                        "ip_list",
+                        "`deep_security`",
+                        "the IP list's name or numeric id in Deep Security",
+                    )
+                    .and_then(|n| self.string(n, "`deep_security.ip_list`"));
+                let api_key_env = self
+                    .required(&ds, "api_key_env", "`deep_security`", "name the environment variable that holds the API key, e.g. `api_key_env: DS_API_KEY`")
+                    .and_then(|n| {
+                        let name = self.string(n, "`deep_security.api_key_env`")?;
+                        let valid = name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+                            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                        if valid {
+                            Some(name)
+                        } else {
+                            self.error(Diagnostic::error(Some(n.position), format!("`{name}` is not an environment variable name"))
+                                .expected("upper-case letters, digits and `_`, e.g. DS_API_KEY")
+                                .hint("the manifest names the variable; the API key itself never goes into the manifest"));
+                            None
+                        }
+                    });
+                let ca_file = ds
+                    .get("ca_file")
+                    .and_then(|n| self.string(n, "`deep_security.ca_file`"));
+                let auth_header = match ds.get("auth_header") {
+                    Some(n) => self.one_of(
+                        n,
+                        "`deep_security.auth_header`",
+                        &["api-secret-key", "authorization"],
+                    ),
+                    None => Some("api-secret-key".to_string()),
+                };
+                Some(ListSource::DeepSecurity(DeepSecuritySource {
+                    url: url?.trim_end_matches('/').to_string(),
+                    ip_list: ip_list?,
+                    api_key_env: api_key_env?,
+                    ca_file,
+                    auth_header: auth_header?,
+                }))
+            }
+            _ => None,
+        }
     }
 
     /// Problems that span sections.

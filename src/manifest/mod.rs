@@ -6,12 +6,13 @@ pub mod schema;
 pub mod yaml;
 
 use crate::diagnostic::{self, Diagnostic, Severity, Source};
+use crate::iplist::ListKind;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use check::{KNOWN_KEYS, check};
+pub use check::{KNOWN_KEYS, LIST_FORMATS, check};
 
 /// The manifest format version this build understands.
 pub const FORMAT_VERSION: u64 = 1;
@@ -24,6 +25,67 @@ pub struct Manifest {
     pub accounts: AccountSelection,
     pub regions: RegionSelection,
     pub detector: DetectorSettings,
+    /// Trusted and threat IP lists, in manifest order.
+    pub ip_lists: Vec<IpListSpec>,
+    /// Where list files are stored (required with `ip_lists`).
+    pub storage: Option<Storage>,
+}
+
+/// One `ip_lists` entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IpListSpec {
+    /// The GuardDuty set name.
+    pub name: String,
+    pub kind: ListKind,
+    pub source: ListSource,
+    /// `TXT` (normalised by guardform) or a format GuardDuty reads as it is.
+    pub format: String,
+    /// Allow trusted entries broader than /8 (IPv4) or /32 (IPv6).
+    pub allow_broad: bool,
+    /// Take over a same-named set guardform did not create.
+    pub adopt: bool,
+}
+
+/// Where a list's content comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListSource {
+    Inline(Vec<String>),
+    /// A path, relative to the manifest's folder.
+    File(String),
+    /// An HTTPS URL (plain HTTP only on loopback).
+    Url(String),
+    S3 {
+        bucket: String,
+        key: String,
+    },
+    DeepSecurity(DeepSecuritySource),
+}
+
+/// A Trend Micro Deep Security (or Cloud One Workload Security) IP list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeepSecuritySource {
+    /// The manager's base URL, e.g. `https://dsm.example.com:4119`.
+    pub url: String,
+    /// The IP list's name or numeric id.
+    pub ip_list: String,
+    /// The environment variable holding the API key (never the key itself).
+    pub api_key_env: String,
+    /// A PEM file of CA certificates to trust besides the system's, relative to the manifest.
+    pub ca_file: Option<String>,
+    /// `api-secret-key` (Deep Security) or `authorization` (Cloud One: `Authorization: ApiKey`).
+    pub auth_header: String,
+}
+
+/// `storage:`: the S3 location list files are uploaded to, in the delegated administrator
+/// account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Storage {
+    pub bucket: String,
+    /// Key prefix without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    /// The bucket's Region (default: the home Region).
+    pub region: Option<String>,
 }
 
 /// `organization:`: who administers GuardDuty and how other accounts are reached.

@@ -79,6 +79,55 @@ pub fn schema() -> Value {
                     "exclude": {"type": "array", "items": region}
                 }
             },
+            "ip_lists": {
+                "type": "array",
+                "description": "Trusted (IPSet, at most one) and threat (ThreatIntelSet, at most six) lists, kept in every targeted Region of the administrator account.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["name", "kind", "source"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z0-9 _-]{1,300}$"},
+                        "kind": {"enum": ["trusted", "threat"]},
+                        "format": {"enum": crate::manifest::LIST_FORMATS, "default": "TXT"},
+                        "allow_broad": {"type": "boolean", "default": false, "description": "Allow trusted entries broader than /8 (IPv4) or /32 (IPv6)."},
+                        "adopt": {"type": "boolean", "default": false, "description": "Take over a same-named set guardform did not create."},
+                        "source": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "minProperties": 1,
+                            "maxProperties": 1,
+                            "properties": {
+                                "inline": {"type": "array", "items": {"type": "string"}},
+                                "file": {"type": "string", "description": "Relative to the manifest's folder."},
+                                "url": {"type": "string", "pattern": "^https://"},
+                                "s3": {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}/.+"},
+                                "deep_security": {
+                                    "type": "object",
+                                    "additionalProperties": false,
+                                    "required": ["url", "ip_list", "api_key_env"],
+                                    "properties": {
+                                        "url": {"type": "string", "pattern": "^https://"},
+                                        "ip_list": {"type": ["string", "integer"]},
+                                        "api_key_env": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$"},
+                                        "ca_file": {"type": "string"},
+                                        "auth_header": {"enum": ["api-secret-key", "authorization"], "default": "api-secret-key"}
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+            "storage": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["bucket"],
+                "properties": {
+                    "bucket": {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}(/.*)?$"},
+                    "region": region
+                }
+            },
             "detector": {
                 "type": "object",
                 "additionalProperties": false,
@@ -100,7 +149,9 @@ mod tests {
     fn keys_at<'a>(schema: &'a Value, path: &str) -> Vec<&'a str> {
         let mut node = schema;
         for part in path.split('.').filter(|p| !p.is_empty()) {
-            node = if part == "*" {
+            node = if part == "*" && node.get("items").is_some() {
+                &node["items"]
+            } else if part == "*" {
                 &node["properties"]["RUNTIME_MONITORING"]["oneOf"][1]
             } else {
                 &node["properties"][part]
