@@ -600,7 +600,9 @@ fn diff_lists(
                 c.before.insert("sha256".into(), string(sha.clone()));
             }
             c.after.insert("sha256".into(), string(list.sha256.clone()));
-            c.after.insert("format".into(), string(list.format.clone()));
+            if action == Action::Create {
+                c.after.insert("format".into(), string(list.format.clone()));
+            }
             c.inputs.insert("bucket".into(), storage.bucket.clone());
             c.inputs.insert("key".into(), key.clone());
             c.inputs.insert("list".into(), list.name.clone());
