@@ -26,7 +26,11 @@ fn bad_manifests_report_every_problem_with_positions() {
             "nothing on stdout for an invalid manifest"
         );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-        assert!(!run.stderr.contains("0123456789abcdef"), "a secret value was echoed: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("0123456789abcdef"),
+            "a secret value was echoed: {}",
+            run.stderr
+        );
         insta::assert_snapshot!(run.stderr);
     });
 }

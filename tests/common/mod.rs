@@ -286,3 +286,94 @@ impl Microburst {
         panic!("microburst did not start within 30 s:\n{log}");
     }
 }
+
+/// The fake Trend Micro Deep Security Manager (tests/dsm/server.py); stopped when dropped.
+pub struct Dsm {
+    child: Child,
+    /// `https://127.0.0.1:PORT` (or `http://` without TLS).
+    pub url: String,
+    /// The CA that signed the server's certificate (TLS only).
+    pub ca_file: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Dsm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dsm {
+    /// Starts the fake manager with its fixtures, checking requests for `api_key` sent the
+    /// `auth` way (`api-secret-key` or `apikey`).
+    pub fn start(api_key: &str, tls: bool, auth: &str) -> Dsm {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(python());
+        command
+            .arg(root().join("tests/dsm/server.py"))
+            .args([
+                "--port",
+                "0",
+                "--api-key",
+                api_key,
+                "--auth",
+                auth,
+                "--exit-on-stdin-eof",
+            ])
+            .arg("--fixtures")
+            .arg(root().join("tests/dsm/fixtures.json"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if tls {
+            command.arg("--tls").arg("--cert-dir").arg(dir.path());
+        }
+        let mut child = command
+            .spawn()
+            .expect("starting the fake Deep Security Manager");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading the DSM's first line");
+        let url = line
+            .trim()
+            .strip_prefix("dsm listening on ")
+            .unwrap_or_else(|| panic!("the fake DSM did not start: {line:?}"))
+            .to_string();
+        Dsm {
+            child,
+            url,
+            ca_file: dir.path().join("ca.pem"),
+            dir,
+        }
+    }
+
+    /// Sends a control request (`/_test/...`) and returns the body.
+    pub fn control(&self, method: &str, path: &str, body: &str) -> String {
+        let script = format!(
+            "import urllib.request, ssl, sys\nctx = ssl.create_default_context(cafile={ca:?}) if {tls} else None\nreq = urllib.request.Request({url:?} + {path:?}, data={body:?}.encode() if {body:?} else None, method={method:?}, headers={{'Content-Type': 'application/json'}})\nprint(urllib.request.urlopen(req, context=ctx).read().decode())",
+            ca = self.ca_file.display().to_string(),
+            tls = if self.url.starts_with("https") {
+                "True"
+            } else {
+                "False"
+            },
+            url = self.url,
+        );
+        let output = Command::new(python())
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("python");
+        assert!(
+            output.status.success(),
+            "control request failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let _ = &self.dir;
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}

@@ -689,6 +689,34 @@ def get_filter(self: Any) -> Any:
 
 
 # ---- IP sets and threat intel sets -------------------------------------------------------
+#
+# What AWS documents (API reference; GuardDuty user guide, "Working with trusted IP lists and
+# threat lists"), and how the emulator models it:
+#  * 1 IPSet and 6 ThreatIntelSets per account and Region; list names are unique among the
+#    account's IP address lists in the Region (IP sets and threat intel sets together).
+#  * Only the administrator manages lists: an associated member (relationship Enabled) is
+#    refused Create/Update/Delete; a member's List/Get show its administrator's lists.
+#  * `location` must be one of the documented S3 URL forms (checked at once: a malformed URL is
+#    a 400). The object is read from the emulator's own S3 (moto, same process; bucket names are
+#    global) when the list is activated. AWS does that asynchronously, so a missing bucket or
+#    key, a bucket whose owner is not `expectedBucketOwner`, an object over 35 MB, or a TXT list
+#    with more than 2,000 (IPSet) / 250,000 (ThreatIntelSet) entries gives status ERROR, never
+#    an error to the caller. Read permissions (bucket policy, KMS) are not evaluated.
+#  * Status lifecycle, deterministic for tests: after a create/update that activates (or
+#    re-reads) a list, the next GetIPSet/GetThreatIntelSet answers ACTIVATING and later ones
+#    the outcome (ACTIVE or ERROR); after a deactivation of an ACTIVE list the next Get answers
+#    DEACTIVATING, later ones INACTIVE. GUARDFORM_EMULATOR_LIST_TRANSITIONS=0 skips the
+#    transitional answers. ListIPSets does not consume them.
+#  * UpdateIPSet with `activate: true`, or with a new `location`/`expectedBucketOwner` while
+#    the list is meant to be active, re-reads the object (AWS: "activate the list again for
+#    GuardDuty to use the latest version"). GET /moto-api/guardform/lists shows, per list, how
+#    often it was read and the SHA-256 of the content last loaded.
+#  * clientToken: the same token with the same parameters returns the same id; with other
+#    parameters it is refused.
+
+import hashlib
+import ipaddress
+from urllib.parse import parse_qs, urlsplit
 
 LIST_FORMATS = ["TXT", "STIX", "OTX_CSV", "ALIEN_VAULT", "PROOF_POINT", "FIRE_EYE"]
 LIST_KINDS = {
@@ -696,27 +724,252 @@ LIST_KINDS = {
     "ipset": ("ipSetId", "ipSetIds", 1, "IPSet"),
     "threatintelset": ("threatIntelSetId", "threatIntelSetIds", 6, "ThreatIntelSet"),
 }
+LIST_MAX_ENTRIES = {"ipset": 2000, "threatintelset": 250000}
+LIST_MAX_BYTES = 35 * 1024 * 1024  # "The maximum size of the file ... is 35MB"
+# "Allowed characters are alphanumeric, whitespace, dash (-), and underscores (_)."
+LIST_NAME_RE = re.compile(r"^[A-Za-z0-9 \t_-]+$")
+_S3_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
+# Documented forms: https://s3.amazonaws.com/bucket.name/file.txt,
+# https://s3-aws-region.amazonaws.com/bucket.name/file.txt, http://bucket.s3.amazonaws.com/file.txt,
+# http://bucket.s3-aws-region.amazonaws.com/file.txt, s3://bucket.name/file.txt; the current
+# S3 endpoint spelling with a dot before the Region (s3.us-east-1.amazonaws.com) is accepted too.
+_S3_PATH_HOST_RE = re.compile(rf"^s3(?:[.-]{_S3_REGION})?\.amazonaws\.com(?:\.cn)?$")
+_S3_VIRTUAL_HOST_RE = re.compile(rf"^(?P<bucket>[^/]+?)\.s3(?:[.-]{_S3_REGION})?\.amazonaws\.com(?:\.cn)?$")
+_S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4_LIKE_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+MSG_LIST_MEMBER = "The request is rejected because member accounts cannot manage IPSets or ThreatIntelSets."
+MSG_LIST_NOT_FOUND = "The request is rejected since no such resource found."
+MSG_LIST_LIMIT = (
+    "The request is rejected because it\u2019s an attempt to create resources beyond the current AWS account limits."
+)
+MSG_LIST_TOKEN = (
+    "The request is rejected because the clientToken was already used with different request parameters."
+)
+
+
+def _msg_list_param(param: str) -> str:
+    return f"The request is rejected because the parameter {param} has an invalid value."
+
+
+def _list_transitions() -> bool:
+    return os.environ.get("GUARDFORM_EMULATOR_LIST_TRANSITIONS", "1") != "0"
+
+
+def _parse_list_location(loc: Any) -> tuple[str, str]:
+    """(bucket, key) of a documented S3 URL form; BadRequest otherwise."""
+    bad = BadRequest(_msg_list_param("location"))
+    if not isinstance(loc, str) or not 1 <= len(loc) <= 300 or loc != loc.strip() or any(c.isspace() for c in loc):
+        raise bad
+    try:
+        u = urlsplit(loc)
+        port = u.port
+    except ValueError:
+        raise bad
+    if u.query or u.fragment or u.username or u.password or port is not None or "?" in loc or "#" in loc:
+        raise bad
+    path = u.path
+    if u.scheme == "s3":
+        bucket, key = u.netloc, path[1:]
+    elif u.scheme in ("https", "http"):
+        host = u.netloc.lower()
+        m = _S3_VIRTUAL_HOST_RE.match(host)
+        if _S3_PATH_HOST_RE.match(host):
+            bucket, _, key = path[1:].partition("/")
+        elif m:
+            bucket, key = m.group("bucket"), path[1:]
+        else:
+            raise bad
+    else:
+        raise bad
+    key = unquote(key)
+    if not _S3_BUCKET_RE.match(bucket) or ".." in bucket or _IPV4_LIKE_RE.match(bucket) or not key:
+        raise bad
+    return bucket, key
+
+
+def _validate_list_body(body: dict[str, Any], create: bool) -> None:
+    name = body.get("name")
+    if (create or name is not None) and (
+        not isinstance(name, str) or not 1 <= len(name) <= 300 or not LIST_NAME_RE.match(name)
+    ):
+        raise BadRequest(_msg_list_param("name"))
+    if create and body.get("format") not in LIST_FORMATS:
+        raise BadRequest(_msg_list_param("format"))
+    if create or body.get("location") is not None:
+        _parse_list_location(body.get("location"))
+    act = body.get("activate")
+    if (create or act is not None) and not isinstance(act, bool):
+        raise BadRequest(_msg_list_param("activate"))
+    owner = body.get("expectedBucketOwner")
+    if owner is not None and (not isinstance(owner, str) or not ACCOUNT_RE.match(owner)):
+        raise BadRequest(_msg_list_param("expectedBucketOwner"))
+    token = body.get("clientToken")
+    if create and token is not None and (not isinstance(token, str) or len(token) > 64):
+        raise BadRequest(_msg_list_param("clientToken"))
+    if create:
+        _validate_tags(body.get("tags"))
+
+
+def _list_fingerprint(body: dict[str, Any]) -> str:
+    return json.dumps(
+        [body.get("name"), body.get("format"), body.get("location"), body.get("activate"),
+         body.get("expectedBucketOwner"), body.get("tags") or {}],
+        sort_keys=True,
+    )
+
+
+def _read_s3_object(bucket: str, key: str, expected_owner: str | None) -> tuple[bytes | None, str | None]:
+    """The object's bytes from moto's S3, or (None, why it cannot be used)."""
+    from moto.s3.models import FakeKey, s3_backends
+
+    owner = s3_backends.bucket_accounts.get(bucket)
+    if owner is None:
+        return None, f"NoSuchBucket: the bucket {bucket} does not exist"
+    partition, account_id = owner
+    b = dict.get(dict.get(s3_backends, account_id) or {}, partition)
+    b = b.buckets.get(bucket) if b is not None else None
+    if b is None:
+        return None, f"NoSuchBucket: the bucket {bucket} does not exist"
+    if expected_owner and expected_owner != account_id:
+        return None, (f"AccessDenied: the bucket {bucket} is owned by {account_id}, "
+                      f"not by the expectedBucketOwner {expected_owner}")
+    fk = b.keys.get(key)
+    if not isinstance(fk, FakeKey):
+        return None, f"NoSuchKey: s3://{bucket}/{key} does not exist"
+    if fk.size > LIST_MAX_BYTES:
+        return None, f"the object is {fk.size} bytes; lists may be at most 35 MB ({LIST_MAX_BYTES} bytes)"
+    return fk.value, None
+
+
+def _txt_entries(data: bytes) -> list[str]:
+    """The entries of a TXT list: its non-blank lines that are not # comments."""
+    out = []
+    for raw in data.decode("utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def _invalid_txt_entries(lines: list[str]) -> tuple[int, list[str]]:
+    """Entries that are neither an IP address nor address/prefix-length (a dotted netmask or
+    a range is not a CIDR range). AWS's treatment of such lines is not documented: the
+    emulator only reports them (debug endpoint) and still activates the list."""
+    count, sample = 0, []
+    for line in lines:
+        try:
+            if "/" in line:
+                if not line.rpartition("/")[2].isdigit():
+                    raise ValueError(line)
+                ipaddress.ip_network(line, strict=False)
+            else:
+                ipaddress.ip_address(line)
+        except ValueError:
+            count += 1
+            if len(sample) < 20:
+                sample.append(line)
+    return count, sample
 
 
 class ThreatList:
-    def __init__(self, kind: str, name: str, fmt: str, location: str, activate: bool,
-                 tags: dict[str, str], owner: str | None) -> None:
+    """An IPSet or ThreatIntelSet. `status` is the settled status; `pending` is the
+    transitional status (ACTIVATING/DEACTIVATING) the next Get reports once."""
+
+    def __init__(self, kind: str, body: dict[str, Any], region: str, account_id: str) -> None:
         self.kind = kind
         self.id = mock_random.get_random_hex(length=32)
-        self.name = name
-        self.format = fmt
-        self.location = location
-        self.status = "ACTIVE" if activate else "INACTIVE"
-        self.tags = dict(tags or {})
-        self.expected_bucket_owner = owner
-        self.activations = 1 if activate else 0
+        self.account_id = account_id
+        self.region = region
+        self.name: str = body["name"]
+        self.format: str = body["format"]
+        self.location: str = body["location"]
+        self.activate: bool = body["activate"]
+        self.tags: dict[str, str] = dict(body.get("tags") or {})
+        self.expected_bucket_owner: str | None = body.get("expectedBucketOwner")
+        self.client_token: str | None = body.get("clientToken")
+        self.created_at = _now()
+        self.status = "INACTIVE"
+        self.pending: str | None = None
+        # What the last read of the object found (see /moto-api/guardform/lists).
+        self.load_count = 0
+        self.loaded_sha256: str | None = None
+        self.loaded_size: int | None = None
+        self.entries: int | None = None
+        self.invalid_entry_count = 0
+        self.invalid_entries: list[str] = []
+        self.error: str | None = None
+        self.last_loaded_at: datetime | None = None
+
+    def load(self) -> None:
+        """Read the object (as GuardDuty does on activation) and settle ACTIVE or ERROR."""
+        self.load_count += 1
+        self.last_loaded_at = _now()
+        bucket, key = _parse_list_location(self.location)
+        data, error = _read_s3_object(bucket, key, self.expected_bucket_owner)
+        if data is not None and self.format == "TXT":
+            lines = _txt_entries(data)
+            entries = len(lines)
+            limit = LIST_MAX_ENTRIES[self.kind]
+            if entries > limit:
+                error = (f"the list has {entries} entries; a {LIST_KINDS[self.kind][3]} may have at most "
+                         f"{limit:,} IP addresses and CIDR ranges")
+            else:
+                self.entries = entries
+                self.invalid_entry_count, self.invalid_entries = _invalid_txt_entries(lines)
+        if error is not None:
+            self.status, self.error = "ERROR", error
+        else:
+            assert data is not None
+            self.status, self.error = "ACTIVE", None
+            self.loaded_sha256 = hashlib.sha256(data).hexdigest()
+            self.loaded_size = len(data)
+            if self.format != "TXT":
+                self.entries, self.invalid_entry_count, self.invalid_entries = None, 0, []
+        self.pending = "ACTIVATING" if _list_transitions() else None
+
+    def deactivate(self) -> None:
+        was_active = self.status == "ACTIVE" or self.pending == "ACTIVATING"
+        self.status = "INACTIVE"
+        self.pending = "DEACTIVATING" if was_active and _list_transitions() else None
+
+    def read_status(self) -> str:
+        if self.pending is not None:
+            status, self.pending = self.pending, None
+            return status
+        return self.status
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "format": self.format, "location": self.location,
-                               "status": self.status, "tags": dict(self.tags)}
+                               "status": self.read_status(), "tags": dict(self.tags)}
         if self.expected_bucket_owner:
             out["expectedBucketOwner"] = self.expected_bucket_owner
         return out
+
+    def debug_json(self, detector_id: str) -> dict[str, Any]:
+        return {
+            "accountId": self.account_id,
+            "region": self.region,
+            "detectorId": detector_id,
+            "kind": self.kind,
+            "id": self.id,
+            "name": self.name,
+            "format": self.format,
+            "location": self.location,
+            "expectedBucketOwner": self.expected_bucket_owner,
+            "activate": self.activate,
+            "status": self.status,
+            "pendingStatus": self.pending,
+            "loadCount": self.load_count,
+            "sha256": self.loaded_sha256,
+            "size": self.loaded_size,
+            "entries": self.entries,
+            "invalidEntryCount": self.invalid_entry_count,
+            "invalidEntries": list(self.invalid_entries),
+            "error": self.error,
+            "lastLoadedAt": _iso(self.last_loaded_at) if self.last_loaded_at else None,
+            "createdAt": _iso(self.created_at),
+        }
 
 
 def _lists(det: GFDetector, kind: str) -> dict[str, ThreatList]:
@@ -724,106 +977,136 @@ def _lists(det: GFDetector, kind: str) -> dict[str, ThreatList]:
     return store[kind]
 
 
-def _refuse_members(self: Any, display: str) -> None:
-    backend = self._gf_backend()
-    admin = backend.gf_admin_id
+def _list_tokens(det: GFDetector, kind: str) -> dict[str, tuple[str, str]]:
+    store = det.__dict__.setdefault("gf_list_tokens", {"ipset": {}, "threatintelset": {}})
+    return store[kind]
+
+
+def _associated_admin(self: Any) -> str | None:
+    """The administrator the caller is an associated (Enabled) member of, in this Region."""
+    admin = self._gf_backend().gf_admin_id
+    if admin is None:
+        return None
+    rec = _ensure_state(gd(admin, self.region)).gf_members.get(self.current_account)
+    return admin if rec is not None and rec.relationship == "Enabled" else None
+
+
+def _refuse_members(self: Any) -> None:
+    if _associated_admin(self) is not None:
+        raise BadRequest(MSG_LIST_MEMBER)
+
+
+def _visible_lists(self: Any, det: GFDetector, kind: str) -> dict[str, ThreatList]:
+    """The lists a caller sees: a member sees its administrator's lists (ListIPSets: "If you
+    use this operation from a member account, the IPSets returned are the IPSets from the
+    associated administrator account")."""
+    admin = _associated_admin(self)
     if admin is not None:
-        rec = _ensure_state(gd(admin, self.region)).gf_members.get(self.current_account)
-        if rec is not None and rec.relationship == "Enabled":
-            raise BadRequest(
-                f"The request is rejected because the current account is a GuardDuty member account; "
-                f"only the administrator account can manage {display}s."
-            )
+        admin_det = _detector_of(admin, self.region)
+        return _lists(_as_gf(admin_det), kind) if admin_det is not None else {}
+    return _lists(det, kind)
 
 
-def _validate_list_fields(body: dict[str, Any], create: bool) -> None:
-    name = body.get("name")
-    if (create or name is not None) and (not isinstance(name, str) or not 1 <= len(name) <= 300):
-        raise BadRequest("The request is rejected because the parameter name has an invalid value.")
-    if create and body.get("format") not in LIST_FORMATS:
-        raise BadRequest("The request is rejected because the parameter format has an invalid value.")
-    loc = body.get("location")
-    if (create or loc is not None) and (
-        not isinstance(loc, str) or not 1 <= len(loc) <= 300
-        or not (loc.startswith("https://") or loc.startswith("s3://"))
-    ):
-        raise BadRequest("The request is rejected because the parameter location has an invalid value.")
-    act = body.get("activate")
-    if (create or act is not None) and not isinstance(act, bool):
-        raise BadRequest("The request is rejected because the parameter activate has an invalid value.")
-
-
-def _list_kind(self: Any) -> tuple[str, GFDetector]:
+def _list_request(self: Any) -> tuple[str, GFDetector, str | None]:
     parts = self._gf_path()
-    return parts[2], self._gf_detector(parts[1])
+    det = self._gf_detector(parts[1])
+    return parts[2], det, (parts[3] if len(parts) > 3 else None)
+
+
+def _name_taken(det: GFDetector, name: str, except_id: str | None = None) -> bool:
+    return any(x.name == name and x.id != except_id
+               for kind in LIST_KINDS for x in _lists(det, kind).values())
 
 
 def _create_list(self: Any) -> Any:
-    kind, det = _list_kind(self)
+    kind, det, _ = _list_request(self)
     id_field, _, quota, display = LIST_KINDS[kind]
-    _refuse_members(self, display)
+    _refuse_members(self)
     body = self._gf_body()
-    _validate_list_fields(body, create=True)
-    _validate_tags(body.get("tags"))
+    _validate_list_body(body, create=True)
     lists = _lists(det, kind)
+    tokens = _list_tokens(det, kind)
+    token = body.get("clientToken") or None
+    fingerprint = _list_fingerprint(body)
+    if token is not None and token in tokens:
+        known_id, known_fingerprint = tokens[token]
+        if known_fingerprint == fingerprint and known_id in lists:
+            return _ok({id_field: known_id})
+        raise BadRequest(MSG_LIST_TOKEN)
     if len(lists) >= quota:
+        raise BadRequest(MSG_LIST_LIMIT)
+    if _name_taken(det, body["name"]):
         raise BadRequest(
-            f"The request is rejected because the current account cannot create more than {quota} {display}"
-            f"{'s' if quota > 1 else ''}."
+            f"The request is rejected because a list with the name {body['name']} already exists in this account and Region."
         )
-    if any(x.name == body["name"] for x in lists.values()):
-        raise BadRequest(f"The request is rejected because a {display} with the name {body['name']} already exists.")
-    item = ThreatList(kind, body["name"], body["format"], body["location"], body["activate"],
-                      body.get("tags") or {}, body.get("expectedBucketOwner"))
+    item = ThreatList(kind, body, self.region, self.current_account)
     lists[item.id] = item
+    if token is not None:
+        tokens[token] = (item.id, fingerprint)
+    if item.activate:
+        item.load()
     return _ok({id_field: item.id})
 
 
-def _get_list_item(self: Any) -> tuple[str, GFDetector, ThreatList]:
-    parts = self._gf_path()
-    kind, det = parts[2], self._gf_detector(parts[1])
-    item = _lists(det, kind).get(parts[3])
-    if item is None:
-        raise BadRequest("The request is rejected since no such resource found.")
-    return kind, det, item
-
-
 def _get_list(self: Any) -> Any:
-    _, _, item = _get_list_item(self)
+    kind, det, set_id = _list_request(self)
+    item = _lists(det, kind).get(set_id) or _visible_lists(self, det, kind).get(set_id)
+    if item is None:
+        raise BadRequest(MSG_LIST_NOT_FOUND)
     return _ok(item.to_json())
 
 
 def _update_list(self: Any) -> Any:
-    kind, det, item = _get_list_item(self)
-    _refuse_members(self, LIST_KINDS[kind][3])
+    kind, det, set_id = _list_request(self)
+    _refuse_members(self)
+    item = _lists(det, kind).get(set_id)
+    if item is None:
+        raise BadRequest(MSG_LIST_NOT_FOUND)
     body = self._gf_body()
-    _validate_list_fields(body, create=False)
-    if body.get("name") is not None:
-        item.name = body["name"]
-    if body.get("location") is not None:
-        item.location = body["location"]
-    if body.get("expectedBucketOwner") is not None:
-        item.expected_bucket_owner = body["expectedBucketOwner"]
-    if body.get("activate") is True:
-        item.status = "ACTIVE"
-        item.activations += 1  # AWS reloads the list's content on each activation
-    elif body.get("activate") is False:
-        item.status = "INACTIVE"
+    _validate_list_body(body, create=False)
+    name = body.get("name")
+    if name is not None and name != item.name:
+        if _name_taken(det, name, except_id=item.id):
+            raise BadRequest(
+                f"The request is rejected because a list with the name {name} already exists in this account and Region."
+            )
+        item.name = name
+    moved = False
+    location = body.get("location")
+    if location is not None and location != item.location:
+        item.location, moved = location, True
+    owner = body.get("expectedBucketOwner")
+    if owner is not None and owner != item.expected_bucket_owner:
+        item.expected_bucket_owner, moved = owner, True
+    activate = body.get("activate")
+    if activate is True:
+        item.activate = True
+        item.load()  # re-activation is how GuardDuty picks up new content
+    elif activate is False:
+        item.activate = False
+        item.deactivate()
+    elif moved and item.activate:
+        item.load()
     return _ok()
 
 
 def _delete_list(self: Any) -> Any:
-    kind, det, item = _get_list_item(self)
-    _refuse_members(self, LIST_KINDS[kind][3])
-    _lists(det, kind).pop(item.id, None)
+    kind, det, set_id = _list_request(self)
+    _refuse_members(self)
+    item = _lists(det, kind).pop(set_id, None)
+    if item is None:
+        raise BadRequest(MSG_LIST_NOT_FOUND)
+    tokens = _list_tokens(det, kind)
+    for token in [t for t, (i, _) in tokens.items() if i == item.id]:
+        del tokens[token]
     return _ok()
 
 
 def _list_lists(self: Any) -> Any:
-    kind, det = _list_kind(self)
+    kind, det, _ = _list_request(self)
     _, list_field, _, _ = LIST_KINDS[kind]
     start, max_results = self._gf_paging()
-    chunk, nxt = _page(list(_lists(det, kind).keys()), start, max_results)
+    chunk, nxt = _page(list(_visible_lists(self, det, kind).keys()), start, max_results)
     out: dict[str, Any] = {list_field: chunk}
     if nxt:
         out["nextToken"] = nxt
@@ -840,6 +1123,43 @@ get_threat_intel_set = _get_list
 update_threat_intel_set = _update_list
 delete_threat_intel_set = _delete_list
 list_threat_intel_sets = _list_lists
+
+
+def lists_debug_response(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    """GET /moto-api/guardform/lists[?accountId=&region=&kind=ipset|threatintelset]: every
+    IP set and threat intel set with what its last read of S3 found. Not an AWS API; reading it
+    does not consume pending ACTIVATING/DEACTIVATING answers."""
+    json_headers = {"Content-Type": "application/json"}
+    if getattr(request, "method", "GET") != "GET":
+        return 405, json_headers, json.dumps({"message": "use GET"})
+    query = parse_qs(urlsplit(full_url).query)
+
+    def wanted(name: str, value: str) -> bool:
+        return name not in query or value in query[name]
+
+    out = []
+    with _LOCK:
+        for account_id, per_region in sorted(dict.items(guardduty_backends)):
+            if not wanted("accountId", account_id):
+                continue
+            for region, backend in sorted(dict.items(per_region)):
+                if not wanted("region", region):
+                    continue
+                for det in list(backend.detectors.values()):
+                    for kind in LIST_KINDS:
+                        if not wanted("kind", kind):
+                            continue
+                        store = det.__dict__.get("gf_lists", {}).get(kind, {})
+                        out.extend(item.debug_json(det.id) for item in store.values())
+    return 200, json_headers, json.dumps({"lists": out})
+
+
+def _install_lists_debug_route() -> None:
+    from moto.moto_api._internal import urls as moto_api_urls
+
+    if not isinstance(getattr(moto_api_urls, "url_paths", None), dict):
+        raise RuntimeError("moto.moto_api._internal.urls.url_paths is not a dict; cannot add /moto-api/guardform/lists")
+    moto_api_urls.url_paths["{0}/moto-api/guardform/lists$"] = lists_debug_response
 
 
 # ---- tags -----------------------------------------------------------------------------
@@ -1637,6 +1957,7 @@ def install() -> None:
     for name, fn in HANDLERS.items():
         setattr(GuardDutyResponse, name, fn)
     GuardDutyResponse.call_action = _gf_call_action
+    _install_lists_debug_route()
 
     orig_init = GuardDutyBackend.__init__
 

@@ -480,46 +480,6 @@ def test_reset_wipes_state(clients, org, endpoint):
     assert sg2.list_members(DetectorId=sd2, OnlyAssociated="false")["Members"] == []
 
 
-def test_ip_sets_and_threat_intel_sets(clients, org):
-    sg, sd = delegate(clients)
-    ip = sg.create_ip_set(DetectorId=sd, Name="trusted", Format="TXT",
-                          Location="https://s3.amazonaws.com/bucket/trusted.txt", Activate=True,
-                          Tags={"k": "v"})["IpSetId"]
-    with pytest.raises(ClientError) as ei:  # 1 IP set per account and Region
-        sg.create_ip_set(DetectorId=sd, Name="second", Format="TXT",
-                         Location="https://s3.amazonaws.com/bucket/2.txt", Activate=True)
-    assert err(ei)[0] == "BadRequestException"
-    got = sg.get_ip_set(DetectorId=sd, IpSetId=ip)
-    assert (got["Name"], got["Format"], got["Status"], got["Tags"]) == ("trusted", "TXT", "ACTIVE", {"k": "v"})
-    sg.update_ip_set(DetectorId=sd, IpSetId=ip, Location="https://s3.amazonaws.com/bucket/v2.txt", Activate=False)
-    assert sg.get_ip_set(DetectorId=sd, IpSetId=ip)["Status"] == "INACTIVE"
-    assert sg.list_ip_sets(DetectorId=sd)["IpSetIds"] == [ip]
-    arn = f"arn:aws:guardduty:us-east-1:{SEC}:detector/{sd}/ipset/{ip}"
-    sg.tag_resource(ResourceArn=arn, Tags={"x": "y"})
-    assert sg.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"k": "v", "x": "y"}
-
-    ids = [sg.create_threat_intel_set(DetectorId=sd, Name=f"t{i}", Format="STIX",
-                                      Location=f"s3://bucket/t{i}.xml", Activate=True)["ThreatIntelSetId"]
-           for i in range(6)]
-    with pytest.raises(ClientError) as ei:  # up to 6
-        sg.create_threat_intel_set(DetectorId=sd, Name="t7", Format="TXT", Location="s3://b/t7", Activate=True)
-    assert err(ei)[0] == "BadRequestException"
-    assert sorted(sg.list_threat_intel_sets(DetectorId=sd)["ThreatIntelSetIds"]) == sorted(ids)
-    sg.delete_threat_intel_set(DetectorId=sd, ThreatIntelSetId=ids[0])
-    with pytest.raises(ClientError):
-        sg.get_threat_intel_set(DetectorId=sd, ThreatIntelSetId=ids[0])
-    sg.delete_ip_set(DetectorId=sd, IpSetId=ip)
-    assert sg.list_ip_sets(DetectorId=sd)["IpSetIds"] == []
-
-    # an associated member cannot manage lists
-    sg.create_members(DetectorId=sd, AccountDetails=[{"AccountId": W1, "Email": "w1@example.com"}])
-    w1 = clients("guardduty", W1)
-    with pytest.raises(ClientError) as ei:
-        w1.create_ip_set(DetectorId=w1.list_detectors()["DetectorIds"][0], Name="mine", Format="TXT",
-                         Location="s3://b/k", Activate=True)
-    assert err(ei)[0] == "BadRequestException"
-
-
 def test_concurrent_create_detector_keeps_one(clients):
     from concurrent.futures import ThreadPoolExecutor
 
