@@ -112,8 +112,41 @@ fn deep_security_list_changes_flow_into_guardduty_and_the_key_never_shows() {
         "eu-west-1 ds-blocklist ACTIVE 192.0.2.10/31,192.0.2.12/30,192.0.2.16/30,192.0.2.20,198.51.100.0/24,203.0.113.7,203.0.113.64/26,203.0.113.200,2001:db8::1,2001:db8:abcd::/48,"
     );
 
-    // Deep Security's list changes: the plan shows the entry diff, a sync applies it.
+    // Deep Security's list changes: a plan saved before is stale, the plan shows the entry
+    // diff, a sync applies it.
+    let before = run(
+        &emulator,
+        dir.path(),
+        &["plan", "--out", "before.plan"],
+        KEY,
+        &mut runs,
+    );
+    runs[before].expect_code(0);
     dsm.control("PUT", "/_test/iplists/34", r#"{"name": "GuardDuty Blocklist", "items": ["203.0.113.7", "198.51.100.0/24", "192.0.2.99 #new scanner"]}"#);
+    let stale = run(
+        &emulator,
+        dir.path(),
+        &["apply", "before.plan"],
+        KEY,
+        &mut runs,
+    );
+    runs[stale].expect_code(1);
+    assert!(
+        runs[stale].stderr.contains("saved plan is stale"),
+        "{}",
+        runs[stale].stderr
+    );
+    let json = run(&emulator, dir.path(), &["plan", "--json"], KEY, &mut runs);
+    let json: serde_json::Value = serde_json::from_str(&runs[json].stdout).unwrap();
+    let object = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "s3.object")
+        .unwrap();
+    assert_eq!(object["content"]["added"], 1);
+    assert_eq!(object["content"]["removed"], 8);
+    assert_eq!(object["content"]["lines"].as_array().unwrap().len(), 9);
     let plan = run(
         &emulator,
         dir.path(),
