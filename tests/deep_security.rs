@@ -299,6 +299,22 @@ fn tls_is_verified_and_cloud_one_auth_works() {
         "{}",
         runs[plan].stdout
     );
+    // A list Deep Security does not have.
+    std::fs::write(
+        dir.path().join("guardform.yaml"),
+        trusted.replace("ip_list: GuardDuty Blocklist", "ip_list: No Such List"),
+    )
+    .unwrap();
+    let plan = run(&emulator, dir.path(), &["plan"], KEY, &mut runs);
+    runs[plan].expect_code(1);
+    assert!(
+        runs[plan].stderr.contains(&format!(
+            "IP list `ds-blocklist`: Deep Security manager {} has no IP list `No Such List`",
+            dsm.url
+        )),
+        "{}",
+        runs[plan].stderr
+    );
     for run in &runs {
         assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
     }

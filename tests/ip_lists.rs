@@ -385,3 +385,24 @@ fn sync_ip_lists_touches_only_lists() {
         run.stderr
     );
 }
+
+#[test]
+fn guardduty_limits_count_sets_guardform_does_not_own() {
+    let (emulator, dir) = setup(
+        "  - name: office\n    kind: trusted\n    source: { inline: [\"203.0.113.0/24\"] }\n",
+    );
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    // Someone else's trusted list under another name takes the Region's only IPSet slot.
+    emulator.boto3(&format!(
+        "{PY}\ng = client('guardduty', '222222222222', 'us-east-1')\nd = detector('222222222222', 'us-east-1')\nfor i in g.list_ip_sets(DetectorId=d)['IpSetIds']:\n    g.delete_ip_set(DetectorId=d, IpSetId=i)\nclient('s3', '222222222222', 'us-east-1').put_object(Bucket='acme-guardduty-lists', Key='legacy.txt', Body=b'192.0.2.1\\n')\ng.create_ip_set(DetectorId=d, Name='legacy', Format='TXT', Location='https://s3.amazonaws.com/acme-guardduty-lists/legacy.txt', Activate=True)"
+    ));
+    let run = emulator.guardform(dir.path(), &["plan"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("222222222222/us-east-1: GuardDuty allows 1 trusted IP list (IPSet) per account and Region; 1 not managed by guardform already exist(s)"),
+        "{}",
+        run.stderr
+    );
+}
