@@ -29,6 +29,9 @@ pub struct ApplyOptions {
     pub list_files: BTreeMap<String, String>,
     /// How long to wait for a list to become ACTIVE.
     pub list_timeout: std::time::Duration,
+    /// Bundle zips by response name (built again at apply time; the fingerprint guarantees
+    /// they are what was planned).
+    pub function_zips: BTreeMap<String, Vec<u8>>,
 }
 
 /// What happened to one change.
@@ -231,6 +234,9 @@ struct RegionRun<'a> {
     /// Lists whose file could not be uploaded: their sets are skipped.
     failed_lists: &'a BTreeSet<String>,
     list_timeout: std::time::Duration,
+    /// Responses whose role could not be written: their functions are skipped.
+    failed_roles: &'a BTreeSet<String>,
+    zips: &'a BTreeMap<String, Vec<u8>>,
 }
 
 impl RegionRun<'_> {
@@ -658,7 +664,97 @@ impl RegionRun<'_> {
         }
     }
 
+    /// Response resources: queues, functions, permissions, rules and targets in that order;
+    /// deletions in the reverse order. A failure skips the rest of that response.
+    async fn responses(&mut self, changes: &[&Change]) {
+        let order = [
+            ResourceKind::SqsQueue,
+            ResourceKind::LambdaFunction,
+            ResourceKind::LambdaPermission,
+            ResourceKind::EventsRule,
+            ResourceKind::EventsTarget,
+        ];
+        let mut failed: BTreeMap<String, String> = self
+            .failed_roles
+            .iter()
+            .map(|r| {
+                (
+                    r.clone(),
+                    format!("the role of response `{r}` could not be written"),
+                )
+            })
+            .collect();
+        let mut sequence: Vec<&Change> = Vec::new();
+        for kind in order {
+            sequence.extend(
+                changes
+                    .iter()
+                    .filter(|c| c.kind == kind && c.action != Action::Delete),
+            );
+        }
+        for kind in order.iter().rev() {
+            sequence.extend(
+                changes
+                    .iter()
+                    .filter(|c| c.kind == *kind && c.action == Action::Delete),
+            );
+        }
+        for change in sequence {
+            let response = change.inputs.get("response").cloned().unwrap_or_default();
+            if let Some(reason) = failed.get(&response) {
+                self.record(
+                    change,
+                    Outcome::Skipped {
+                        reason: reason.clone(),
+                    },
+                );
+                continue;
+            }
+            match crate::responses::apply_regional(
+                self.aws,
+                self.admin,
+                self.region,
+                change,
+                self.zips,
+            )
+            .await
+            {
+                Ok(()) => self.record(change, Outcome::Applied),
+                Err(error) => {
+                    failed.insert(
+                        response,
+                        format!("depends on {}, which failed", change.address),
+                    );
+                    self.fail(change, &error);
+                }
+            }
+        }
+    }
+
     async fn run(&mut self, changes: &[&Change]) {
+        let response_changes: Vec<&Change> = changes
+            .iter()
+            .copied()
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    ResourceKind::SqsQueue
+                        | ResourceKind::LambdaFunction
+                        | ResourceKind::LambdaPermission
+                        | ResourceKind::EventsRule
+                        | ResourceKind::EventsTarget
+                )
+            })
+            .collect();
+        if !response_changes.is_empty() {
+            self.responses(&response_changes).await;
+        }
+        let changes: Vec<&Change> = changes
+            .iter()
+            .copied()
+            .filter(|c| !response_changes.iter().any(|r| r.address == c.address))
+            .collect();
+        let changes = changes.as_slice();
         let of = |kind: ResourceKind| -> Vec<&Change> {
             changes.iter().copied().filter(|c| c.kind == kind).collect()
         };
@@ -1192,8 +1288,39 @@ pub async fn apply(
             });
         }
     }
+    // IAM roles (global) before the functions that use them.
+    let mut failed_roles = BTreeSet::new();
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::IamRole && c.action != Action::Delete)
+    {
+        let outcome =
+            match crate::responses::apply_role(&aws, &plan.targets.delegated_admin, change).await {
+                Ok(()) => Outcome::Applied,
+                Err(error) => {
+                    failed_roles.insert(change.inputs.get("response").cloned().unwrap_or_default());
+                    Outcome::Failed {
+                        error: error.to_string(),
+                    }
+                }
+            };
+        reporter.finished(&ChangeResult {
+            address: change.address.clone(),
+            action: change.action,
+            outcome: outcome.clone(),
+        });
+        storage_outcomes.insert(change.address.clone(), outcome);
+    }
+    let failed_roles = Arc::new(failed_roles);
+    let zips = Arc::new(options.function_zips.clone());
     let permits = Arc::new(Semaphore::new(options.parallelism.max(1)));
-    let regional = |c: &&Change| !matches!(c.kind, ResourceKind::S3Bucket | ResourceKind::S3Object);
+    let regional = |c: &&Change| {
+        !matches!(
+            c.kind,
+            ResourceKind::S3Bucket | ResourceKind::S3Object | ResourceKind::IamRole
+        )
+    };
     let regions: BTreeSet<&str> = plan
         .changes
         .iter()
@@ -1215,6 +1342,7 @@ pub async fn apply(
             reporter.clone(),
             failed_lists.clone(),
         );
+        let (failed_roles, zips) = (failed_roles.clone(), zips.clone());
         let admin = plan.targets.delegated_admin.clone();
         let management = plan.targets.management_account.clone();
         let region = region.to_string();
@@ -1229,6 +1357,8 @@ pub async fn apply(
                 results: BTreeMap::new(),
                 failed_lists: &failed_lists,
                 list_timeout,
+                failed_roles: &failed_roles,
+                zips: &zips,
             };
             let refs: Vec<&Change> = changes.iter().collect();
             run.run(&refs).await;
@@ -1249,6 +1379,37 @@ pub async fn apply(
         if let Ok(results) = joined {
             outcomes.extend(results);
         }
+    }
+    // Roles of removed responses go last, once nothing of that response is left in any Region.
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == ResourceKind::IamRole && c.action == Action::Delete)
+    {
+        let response = change.inputs.get("response");
+        let blocked = plan
+            .changes
+            .iter()
+            .filter(|c| c.kind != ResourceKind::IamRole && c.inputs.get("response") == response)
+            .any(|c| !matches!(outcomes.get(&c.address), Some(Outcome::Applied)));
+        let outcome = if blocked {
+            Outcome::Skipped {
+                reason: "other resources of the response are still there".to_string(),
+            }
+        } else {
+            match crate::responses::apply_role(&aws, &plan.targets.delegated_admin, change).await {
+                Ok(()) => Outcome::Applied,
+                Err(error) => Outcome::Failed {
+                    error: error.to_string(),
+                },
+            }
+        };
+        reporter.finished(&ChangeResult {
+            address: change.address.clone(),
+            action: change.action,
+            outcome: outcome.clone(),
+        });
+        outcomes.insert(change.address.clone(), outcome);
     }
     let pruned = prune(&aws, plan, &outcomes).await;
     reporter.end();

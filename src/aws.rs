@@ -446,6 +446,39 @@ impl Aws {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// An EventBridge client acting in `account`, in `region`.
+    pub fn eventbridge(&self, account: &str, region: &str) -> aws_sdk_eventbridge::Client {
+        let config = aws_sdk_eventbridge::config::Builder::from(&self.config_for(account, region))
+            .interceptor(StatsInterceptor(self.stats.clone()))
+            .build();
+        aws_sdk_eventbridge::Client::from_conf(config)
+    }
+
+    /// A Lambda client acting in `account`, in `region`.
+    pub fn lambda(&self, account: &str, region: &str) -> aws_sdk_lambda::Client {
+        let config = aws_sdk_lambda::config::Builder::from(&self.config_for(account, region))
+            .interceptor(StatsInterceptor(self.stats.clone()))
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    /// An SQS client acting in `account`, in `region`.
+    pub fn sqs(&self, account: &str, region: &str) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::config::Builder::from(&self.config_for(account, region))
+            .interceptor(StatsInterceptor(self.stats.clone()))
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
+    /// An IAM client acting in `account` (IAM is global: home Region).
+    pub fn iam(&self, account: &str) -> aws_sdk_iam::Client {
+        let config =
+            aws_sdk_iam::config::Builder::from(&self.config_for(account, &self.home_region()))
+                .interceptor(StatsInterceptor(self.stats.clone()))
+                .build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+
     /// An Account API client acting in `account`.
     pub fn account(&self, account: &str) -> aws_sdk_account::Client {
         let config =

@@ -10,6 +10,7 @@ use crate::manifest::{self, LoadedManifest, ManifestError};
 use crate::observe::{self, Observed};
 use crate::plan::{self, Change, ManifestRef, Plan, PlanFileError, ResourceKind};
 use crate::render::{self, Style};
+use crate::responses;
 use crate::sources::{self, ListContent, SourceErrors};
 use crate::{diff, manifest::schema};
 use std::io::{BufRead, IsTerminal, Write};
@@ -108,6 +109,53 @@ pub fn validate(global: &GlobalOptions) -> Result<ExitStatus, CommandError> {
     Ok(ExitStatus::Success)
 }
 
+/// `guardform athena-ddl`: the Athena table over archived findings and example queries. The
+/// bucket and prefix come from the options, else from the manifest's `archive-findings`
+/// response.
+pub fn athena_ddl(
+    global: &GlobalOptions,
+    bucket: Option<String>,
+    prefix: Option<String>,
+) -> Result<ExitStatus, CommandError> {
+    let from_manifest = || -> Option<(String, String)> {
+        let loaded = manifest::load(&global.manifest, global.color).ok()?;
+        loaded
+            .manifest
+            .responses
+            .iter()
+            .find_map(|r| match &r.action {
+                manifest::ResponseAction::Run(run) if run.bundle == "archive-findings" => Some((
+                    run.env.get("BUCKET")?.clone(),
+                    run.env.get("PREFIX").cloned().unwrap_or_default(),
+                )),
+                _ => None,
+            })
+    };
+    let (bucket, prefix) = match (bucket, prefix) {
+        (Some(bucket), prefix) => (bucket, prefix.unwrap_or_default()),
+        (None, prefix) => match from_manifest() {
+            Some((bucket, from)) => (bucket, prefix.unwrap_or(from)),
+            None => {
+                return Err(CommandError::Refused(
+                    "no bucket: pass --bucket, or run it where the manifest has an `archive-findings` response with env BUCKET".to_string(),
+                ));
+            }
+        },
+    };
+    let prefix = prefix.trim_matches('/').to_string();
+    let fill = |text: &str| {
+        text.replace("{bucket}", &bucket)
+            .replace("{prefix}", &prefix)
+            .replace("//AWSLogs", "/AWSLogs")
+    };
+    out(&format!(
+        "{}\n{}",
+        fill(crate::bundles::ATHENA_TABLE),
+        fill(crate::bundles::ATHENA_QUERIES)
+    ));
+    Ok(ExitStatus::Success)
+}
+
 /// `guardform schema`.
 pub fn schema() -> Result<ExitStatus, CommandError> {
     out(&(serde_json::to_string_pretty(&schema::schema()).unwrap_or_default() + "\n"));
@@ -123,6 +171,8 @@ struct World {
     observed: Observed,
     /// IP lists as their sources give them now.
     lists: Vec<ListContent>,
+    /// The bundle of each `run` response, by response name.
+    bundles: std::collections::BTreeMap<String, crate::bundles::Bundle>,
 }
 
 async fn read_world(
@@ -174,12 +224,33 @@ async fn read_world(
     if let Some(storage) = &manifest.storage {
         observe::observe_list_storage(&aws, &mut observed, &admin, storage, &lists).await?;
     }
+    let folder = Path::new(&loaded.path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let bundles: std::collections::BTreeMap<String, crate::bundles::Bundle> =
+        responses::prepare(&manifest, &folder)
+            .map_err(CommandError::Refused)?
+            .into_iter()
+            .filter_map(|p| p.bundle.map(|b| (p.spec.name.clone(), b)))
+            .collect();
+    let names: Vec<String> = manifest.responses.iter().map(|r| r.name.clone()).collect();
+    for region in discovery.regions.clone() {
+        let state = responses::observe_region(&aws, &admin, &region, &names).await?;
+        observed.regions.entry(region).or_default().responses = state;
+    }
+    observed.roles = responses::observe_roles(&aws, &admin).await?;
+    observed.bundles = bundles
+        .iter()
+        .map(|(name, bundle)| (name.clone(), bundle.code_sha256()))
+        .collect();
     Ok(World {
         aws,
         manifest,
         discovery,
         observed,
         lists,
+        bundles,
     })
 }
 
@@ -193,6 +264,15 @@ fn make_plan(loaded: &LoadedManifest, world: &World) -> Result<Plan, CommandErro
         &world.discovery,
         &world.observed,
         &world.lists,
+        &world
+            .manifest
+            .responses
+            .iter()
+            .map(|spec| responses::Prepared {
+                spec,
+                bundle: world.bundles.get(&spec.name).cloned(),
+            })
+            .collect::<Vec<_>>(),
     )
     .map_err(CommandError::Conflicts)
 }
@@ -210,6 +290,11 @@ fn apply_options(global: &GlobalOptions, world: &World) -> ApplyOptions {
         parallelism: global.parallelism,
         list_files,
         list_timeout: std::time::Duration::from_secs(300),
+        function_zips: world
+            .bundles
+            .iter()
+            .map(|(name, bundle)| (name.clone(), bundle.zip()))
+            .collect(),
     }
 }
 

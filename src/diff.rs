@@ -448,6 +448,7 @@ pub fn diff(
     discovery: &Discovery,
     observed: &Observed,
     lists: &[ListContent],
+    responses: &[crate::responses::Prepared<'_>],
 ) -> Result<Plan, Vec<String>> {
     let mut changes = Vec::new();
     let mut notes = discovery.notes.clone();
@@ -467,6 +468,19 @@ pub fn diff(
         lists,
         &mut changes,
         &mut errors,
+    );
+    let states: BTreeMap<String, crate::responses::ResponsesState> = observed
+        .regions
+        .iter()
+        .map(|(region, state)| (region.clone(), state.responses.clone()))
+        .collect();
+    crate::responses::diff(
+        responses,
+        &discovery.delegated_admin,
+        &discovery.regions,
+        &states,
+        &observed.roles,
+        &mut changes,
     );
     if !errors.is_empty() {
         return Err(errors);
@@ -917,6 +931,7 @@ mod tests {
             management_has_detector: None,
             ip_sets: vec![],
             threat_intel_sets: vec![],
+            responses: Default::default(),
         };
         Observed {
             regions: [("eu-west-1".to_string(), state)].into(),
@@ -931,6 +946,7 @@ mod tests {
             manifest_ref(),
             &discovery(&["400000000001", "400000000002"]),
             &Observed::default(),
+            &[],
             &[],
         )
         .unwrap();
@@ -963,6 +979,7 @@ mod tests {
             &discovery(&["400000000001"]),
             &converged(),
             &[],
+            &[],
         )
         .unwrap();
         assert!(plan.is_empty(), "{:#?}", plan.changes);
@@ -991,6 +1008,7 @@ mod tests {
             manifest_ref(),
             &discovery(&["400000000001"]),
             &observed,
+            &[],
             &[],
         )
         .unwrap();
@@ -1021,6 +1039,7 @@ mod tests {
             &discovery(&[]),
             &converged(),
             &[],
+            &[],
         )
         .unwrap();
         assert_eq!(plan.changes.len(), 1);
@@ -1043,6 +1062,7 @@ mod tests {
             manifest_ref(),
             &discovery(&["400000000001"]),
             &observed,
+            &[],
             &[],
         )
         .unwrap();

@@ -13,6 +13,9 @@
 //! IP lists come in beside discovery: [`sources`] reads each list (inline, file, URL, S3, or
 //! [`deep_security`] over [`http`]) and [`iplist`] normalises it into the file GuardDuty reads.
 //!
+//! Responses (EventBridge rules on findings, and the Lambdas, roles and queues behind them) are
+//! built from [`bundles`] by [`responses`], which also reads and diffs them.
+//!
 //! Around them: [`aws`] builds SDK clients per account and Region (assumed roles, one HTTP
 //! client, call statistics); [`catalog`] lists what AWS accepts; [`diagnostic`] renders input
 //! problems; [`commands`] are the thin entry points the binary calls.
@@ -21,6 +24,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod bundles;
 pub mod catalog;
 pub mod commands;
 pub mod deep_security;
@@ -33,4 +37,5 @@ pub mod manifest;
 pub mod observe;
 pub mod plan;
 pub mod render;
+pub mod responses;
 pub mod sources;

@@ -96,6 +96,16 @@ enum Command {
     },
     /// Print the manifest's JSON Schema (for editors).
     Schema,
+    /// Print the Athena table (and example queries) over findings archived by the
+    /// `archive-findings` bundle.
+    AthenaDdl {
+        /// The archive bucket (default: the `archive-findings` response's BUCKET).
+        #[arg(long)]
+        bucket: Option<String>,
+        /// The key prefix (default: its PREFIX).
+        #[arg(long)]
+        prefix: Option<String>,
+    },
     /// Plan and apply one part of the manifest only.
     Sync {
         #[command(subcommand)]
@@ -242,6 +252,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate => commands::validate(&global),
         Command::Schema => commands::schema(),
+        Command::AthenaDdl { bucket, prefix } => commands::athena_ddl(&global, bucket, prefix),
         Command::Show { file, json } => commands::show(&global, &file, json),
         Command::Plan {
             out,

@@ -76,6 +76,9 @@ pub struct RegionState {
     /// The administrator's ThreatIntelSets (at most six).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threat_intel_sets: Vec<ListSetState>,
+    /// Response wiring (rules, targets, functions, queues) in the administrator account.
+    #[serde(default)]
+    pub responses: crate::responses::ResponsesState,
 }
 
 /// The list storage bucket and the list objects guardform cares about.
@@ -100,6 +103,13 @@ pub struct Observed {
     /// world a saved plan was built from).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
+    /// guardform's IAM roles in the administrator account (IAM is global).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, crate::responses::RoleState>,
+    /// Code SHA-256 of each response's bundle now (bundles are part of the world a saved plan
+    /// was built from).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bundles: BTreeMap<String, String>,
     /// Text of the objects read, by key (not fingerprinted: their SHA-256 is).
     #[serde(skip)]
     pub contents: BTreeMap<String, String>,

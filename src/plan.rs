@@ -69,6 +69,24 @@ pub enum ResourceKind {
     /// A threat list (ThreatIntelSet) of the administrator in a Region.
     #[serde(rename = "guardduty.threat_intel_set")]
     ThreatIntelSet,
+    /// A response Lambda's execution role (IAM is global).
+    #[serde(rename = "iam.role")]
+    IamRole,
+    /// A response's dead-letter queue.
+    #[serde(rename = "sqs.queue")]
+    SqsQueue,
+    /// A response Lambda.
+    #[serde(rename = "lambda.function")]
+    LambdaFunction,
+    /// EventBridge's permission to invoke a response Lambda.
+    #[serde(rename = "lambda.permission")]
+    LambdaPermission,
+    /// The EventBridge rule on GuardDuty findings.
+    #[serde(rename = "events.rule")]
+    EventsRule,
+    /// The rule's target, with retry policy and dead-letter queue.
+    #[serde(rename = "events.target")]
+    EventsTarget,
 }
 
 impl ResourceKind {
@@ -83,6 +101,12 @@ impl ResourceKind {
             ResourceKind::S3Object => "s3.object",
             ResourceKind::IpSet => "guardduty.ipset",
             ResourceKind::ThreatIntelSet => "guardduty.threat_intel_set",
+            ResourceKind::IamRole => "iam.role",
+            ResourceKind::SqsQueue => "sqs.queue",
+            ResourceKind::LambdaFunction => "lambda.function",
+            ResourceKind::LambdaPermission => "lambda.permission",
+            ResourceKind::EventsRule => "events.rule",
+            ResourceKind::EventsTarget => "events.target",
         }
     }
 

@@ -4,7 +4,7 @@ use super::yaml::{self, Node, Position, Value, parse_bool};
 use super::{
     AccountSelection, AccountSelector, DeepSecuritySource, DetectorSettings, FORMAT_VERSION,
     FeatureSetting, IpListSpec, ListSource, Manifest, OrganizationSettings, RegionInclude,
-    RegionSelection, Storage,
+    RegionSelection, ResponseAction, ResponseSpec, RunSpec, Storage, When,
 };
 use crate::catalog;
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -24,6 +24,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "detector",
             "ip_lists",
             "storage",
+            "responses",
         ],
     ),
     (
@@ -58,6 +59,48 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
         &["url", "ip_list", "api_key_env", "ca_file", "auth_header"],
     ),
     ("storage", &["bucket", "region"]),
+    (
+        "responses.*",
+        &["name", "when", "run", "send_to", "dlq", "retry"],
+    ),
+    (
+        "responses.*.when",
+        &["severity", "labels", "types", "resource_types"],
+    ),
+    ("responses.*.when.severity", &["min", "max"]),
+    (
+        "responses.*.run",
+        &["bundle", "env", "secrets", "timeout", "memory"],
+    ),
+    ("responses.*.send_to", &["sns", "event_bus"]),
+    (
+        "responses.*.retry",
+        &["maximum_attempts", "maximum_event_age"],
+    ),
+];
+
+/// GuardDuty severity labels and their ranges (`[low, high)`).
+pub const SEVERITY_LABELS: &[(&str, f64, f64)] = &[
+    ("LOW", 1.0, 4.0),
+    ("MEDIUM", 4.0, 7.0),
+    ("HIGH", 7.0, 9.0),
+    ("CRITICAL", 9.0, 10.1),
+];
+
+/// `detail.resource.resourceType` values of GuardDuty findings.
+pub const RESOURCE_TYPES: &[&str] = &[
+    "AccessKey",
+    "Container",
+    "EC2Instance",
+    "ECSCluster",
+    "EKSCluster",
+    "Instance",
+    "KubernetesCluster",
+    "Lambda",
+    "RDSDBInstance",
+    "RDSLimitlessDB",
+    "S3Bucket",
+    "S3Object",
 ];
 
 /// List formats GuardDuty reads (`TXT` is normalised by guardform, the others pass through).
@@ -426,7 +469,12 @@ impl Checker {
                     .hint("GuardDuty reads lists from S3: guardform uploads them to this bucket in the delegated administrator account"),
             );
         }
+        let responses = match top.get("responses") {
+            Some(node) => self.responses(node),
+            None => Some(Vec::new()),
+        };
         let manifest = Manifest {
+            responses: responses?,
             version: version?,
             organization: organization?,
             accounts: accounts?,
@@ -1182,6 +1230,320 @@ impl Checker {
             }
             _ => None,
         }
+    }
+
+    fn number(&mut self, node: &Node, what: &str, min: f64, max: f64) -> Option<f64> {
+        let value = node.as_scalar().and_then(|t| t.parse::<f64>().ok());
+        match value {
+            Some(v) if (min..=max).contains(&v) => Some(v),
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        Some(node.position),
+                        format!(
+                            "{what}: expected a number from {min} to {max}, found `{}`",
+                            node.as_scalar().unwrap_or(node.kind_name())
+                        ),
+                    )
+                    .expected(format!("a number from {min} to {max}")),
+                );
+                None
+            }
+        }
+    }
+
+    fn arn(&mut self, node: &Node, what: &str, service: &str) -> Option<String> {
+        let text = self.string(node, what)?;
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        let valid = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == service
+            && catalog::is_account_id(parts[4])
+            && !parts[5].is_empty();
+        if valid {
+            return Some(text);
+        }
+        self.error(
+            Diagnostic::error(
+                Some(node.position),
+                format!("{what}: `{text}` is not an ARN of {service}"),
+            )
+            .expected(format!("arn:aws:{service}:REGION:ACCOUNT:..."))
+            .secret(),
+        );
+        None
+    }
+
+    fn string_map(&mut self, node: &Node, what: &str) -> Vec<(String, Node, Node)> {
+        let mut out = Vec::new();
+        match &node.value {
+            Value::Mapping(pairs) => {
+                for (key, value) in pairs {
+                    if let Some(name) = self.string(key, what) {
+                        out.push((name, key.clone(), value.clone()));
+                    }
+                }
+            }
+            _ if node.is_null() => {}
+            _ => self.type_error(node, what, "a mapping"),
+        }
+        out
+    }
+
+    fn responses(&mut self, node: &Node) -> Option<Vec<ResponseSpec>> {
+        let mut responses: Vec<ResponseSpec> = Vec::new();
+        let mut ok = true;
+        for item in self.list(node, "`responses`") {
+            match self.response(item) {
+                Some(response) => {
+                    if responses.iter().any(|r| r.name == response.name) {
+                        self.error(Diagnostic::error(
+                            response.positions.get("name").copied(),
+                            format!("duplicate response name `{}`", response.name),
+                        ));
+                        ok = false;
+                    }
+                    responses.push(response);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(responses)
+    }
+
+    fn response(&mut self, node: &Node) -> Option<ResponseSpec> {
+        let entries = self.mapping(node, "responses.*", "a response")?;
+        let mut positions = BTreeMap::new();
+        let name = self
+            .required(
+                &entries,
+                "name",
+                "a response",
+                "add `name:`; guardform names the rule, function and role `guardform-<name>`",
+            )
+            .and_then(|n| {
+                positions.insert("name".to_string(), n.position);
+                let name = self.string(n, "`responses.name`")?;
+                let valid = !name.is_empty()
+                    && name.len() <= 50
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if valid {
+                    Some(name)
+                } else {
+                    self.error(
+                        Diagnostic::error(
+                            Some(n.position),
+                            format!("invalid response name `{name}`"),
+                        )
+                        .expected("1 to 50 letters, digits, `-` and `_`")
+                        .hint("the name becomes part of AWS resource names (guardform-<name>)"),
+                    );
+                    None
+                }
+            });
+        let what = format!("response `{}`", name.as_deref().unwrap_or("?"));
+        let when = match entries.get("when") {
+            Some(n) => self.when(n, &what),
+            None => {
+                self.error(Diagnostic::error(Some(node.position), format!("missing `when` in {what}")).hint("`when: {}` sends every finding; narrow it with `severity`, `labels`, `types` or `resource_types`"));
+                None
+            }
+        };
+        let action = match (entries.get("run"), entries.get("send_to")) {
+            (Some(run), None) => self
+                .run(run, &what, &mut positions)
+                .map(ResponseAction::Run),
+            (None, Some(send)) => {
+                let send_entries = self.mapping(send, "responses.*.send_to", "`send_to`")?;
+                match send_entries.entries.as_slice() {
+                    [("sns", _, v)] => self.arn(v, "`send_to.sns`", "sns").map(ResponseAction::Sns),
+                    [("event_bus", _, v)] => self
+                        .arn(v, "`send_to.event_bus`", "events")
+                        .map(ResponseAction::EventBus),
+                    _ => {
+                        self.error(Diagnostic::error(
+                            Some(send.position),
+                            "`send_to` takes exactly one of `sns`, `event_bus`",
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.error(Diagnostic::error(Some(node.position), format!("{what} needs exactly one of `run` (a Lambda from a bundle) or `send_to` (SNS or an event bus)")));
+                None
+            }
+        };
+        let dlq = match entries.get("dlq") {
+            Some(n) => Some(self.arn(n, "`dlq`", "sqs")?),
+            None => None,
+        };
+        let (mut attempts, mut age) = (Some(8u32), Some(3600u32));
+        if let Some(retry) = entries.get("retry") {
+            let retry_entries = self.mapping(retry, "responses.*.retry", "`retry`")?;
+            if let Some(n) = retry_entries.get("maximum_attempts") {
+                attempts = self
+                    .number(n, "`retry.maximum_attempts`", 0.0, 185.0)
+                    .map(|v| v as u32);
+            }
+            if let Some(n) = retry_entries.get("maximum_event_age") {
+                age = self
+                    .number(n, "`retry.maximum_event_age` (seconds)", 60.0, 86400.0)
+                    .map(|v| v as u32);
+            }
+        }
+        Some(ResponseSpec {
+            name: name?,
+            when: when?,
+            action: action?,
+            dlq,
+            maximum_retry_attempts: attempts?,
+            maximum_event_age_seconds: age?,
+            positions,
+        })
+    }
+
+    fn when(&mut self, node: &Node, what: &str) -> Option<When> {
+        let entries = self.mapping(node, "responses.*.when", &format!("`when` of {what}"))?;
+        let mut when = When::default();
+        let mut ok = true;
+        if let Some(severity) = entries.get("severity") {
+            let s = self.mapping(severity, "responses.*.when.severity", "`severity`")?;
+            when.severity_min = s
+                .get("min")
+                .and_then(|n| self.number(n, "`severity.min`", 0.0, 10.0));
+            when.severity_max = s
+                .get("max")
+                .and_then(|n| self.number(n, "`severity.max`", 0.0, 10.0));
+            ok &= s.get("min").is_none() || when.severity_min.is_some();
+            ok &= s.get("max").is_none() || when.severity_max.is_some();
+            if let (Some(min), Some(max)) = (when.severity_min, when.severity_max)
+                && min > max
+            {
+                self.error(Diagnostic::error(
+                    Some(severity.position),
+                    format!("`severity.min` ({min}) is above `severity.max` ({max})"),
+                ));
+                ok = false;
+            }
+        }
+        if let Some(labels) = entries.get("labels") {
+            let names: Vec<&str> = SEVERITY_LABELS.iter().map(|(n, _, _)| *n).collect();
+            for item in self.list(labels, "`labels`") {
+                match self.one_of(item, "severity label", &names) {
+                    Some(label) => when.labels.push(label),
+                    None => ok = false,
+                }
+            }
+            if entries.get("severity").is_some() {
+                self.error(Diagnostic::error(Some(labels.position), "give `severity` or `labels`, not both").hint("labels are severity ranges: LOW 1-3.9, MEDIUM 4-6.9, HIGH 7-8.9, CRITICAL 9-10"));
+                ok = false;
+            }
+        }
+        if let Some(types) = entries.get("types") {
+            for item in self.list(types, "`types`") {
+                let Some(text) = self.string(item, "a finding type") else {
+                    ok = false;
+                    continue;
+                };
+                let stars = text.matches('*').count();
+                let shape = text.split_once(':').is_some_and(|(purpose, rest)| {
+                    !purpose.is_empty()
+                        && purpose.chars().all(|c| c.is_ascii_alphanumeric())
+                        && (rest == "*" || rest.contains('/') || rest.ends_with('*'))
+                });
+                if stars > 1 || (stars == 1 && !text.ends_with('*')) {
+                    self.error(
+                        Diagnostic::error(Some(item.position), format!("finding type pattern `{text}` cannot be expressed as an EventBridge prefix match"))
+                            .expected("an exact type, or a prefix ending in `*` (e.g. `Recon:EC2/*`)")
+                            .hint("EventBridge matches `detail.type` exactly or by prefix; list the types you mean, or cut the pattern at its first `*`"),
+                    );
+                    ok = false;
+                } else if !shape {
+                    self.error(
+                        Diagnostic::error(Some(item.position), format!("`{text}` is not a GuardDuty finding type"))
+                            .expected("ThreatPurpose:ResourceType/ThreatFamily, e.g. `UnauthorizedAccess:EC2/SSHBruteForce`"),
+                    );
+                    ok = false;
+                } else {
+                    when.types.push(text);
+                }
+            }
+        }
+        if let Some(resources) = entries.get("resource_types") {
+            for item in self.list(resources, "`resource_types`") {
+                match self.one_of(item, "resource type", RESOURCE_TYPES) {
+                    Some(t) => when.resource_types.push(t),
+                    None => ok = false,
+                }
+            }
+        }
+        ok.then_some(when)
+    }
+
+    fn run(
+        &mut self,
+        node: &Node,
+        what: &str,
+        positions: &mut BTreeMap<String, Position>,
+    ) -> Option<RunSpec> {
+        let entries = self.mapping(node, "responses.*.run", &format!("`run` of {what}"))?;
+        let bundle = self
+            .required(
+                &entries,
+                "bundle",
+                &format!("`run` of {what}"),
+                "name a bundle from bundles/, e.g. `bundle: slack-notify`",
+            )
+            .and_then(|n| {
+                positions.insert("bundle".to_string(), n.position);
+                self.string(n, "`run.bundle`")
+            });
+        let mut env = BTreeMap::new();
+        if let Some(node) = entries.get("env") {
+            for (name, key, value) in self.string_map(node, "`run.env`") {
+                positions.insert(format!("env.{name}"), key.position);
+                if let Some(text) = self.string(&value, &format!("`env.{name}`")) {
+                    if text.contains("hooks.slack.com/") || text.starts_with("xox") {
+                        self.error(
+                            Diagnostic::error(Some(value.position), format!("`env.{name}` holds a secret value"))
+                                .hint("secrets never go into the manifest or the Lambda environment: store it in Secrets Manager and reference its ARN under `secrets`")
+                                .secret(),
+                        );
+                        continue;
+                    }
+                    env.insert(name, text);
+                }
+            }
+        }
+        let mut secrets = BTreeMap::new();
+        if let Some(node) = entries.get("secrets") {
+            for (name, key, value) in self.string_map(node, "`run.secrets`") {
+                positions.insert(format!("secrets.{name}"), key.position);
+                if let Some(arn) = self.arn(&value, &format!("`secrets.{name}`"), "secretsmanager")
+                {
+                    secrets.insert(name, arn);
+                }
+            }
+        }
+        let timeout = entries
+            .get("timeout")
+            .and_then(|n| self.number(n, "`run.timeout` (seconds)", 1.0, 900.0))
+            .map(|v| v as u32);
+        let memory = entries
+            .get("memory")
+            .and_then(|n| self.number(n, "`run.memory` (MB)", 128.0, 10240.0))
+            .map(|v| v as u32);
+        Some(RunSpec {
+            bundle: bundle?,
+            env,
+            secrets,
+            timeout,
+            memory,
+        })
     }
 
     /// Problems that span sections.

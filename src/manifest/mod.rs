@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use check::{KNOWN_KEYS, LIST_FORMATS, check};
+pub use check::{KNOWN_KEYS, LIST_FORMATS, RESOURCE_TYPES, SEVERITY_LABELS, check};
 
 /// The manifest format version this build understands.
 pub const FORMAT_VERSION: u64 = 1;
@@ -29,6 +29,60 @@ pub struct Manifest {
     pub ip_lists: Vec<IpListSpec>,
     /// Where list files are stored (required with `ip_lists`).
     pub storage: Option<Storage>,
+    /// Response wiring: EventBridge rules on findings and what they trigger.
+    pub responses: Vec<ResponseSpec>,
+}
+
+/// One `responses` entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseSpec {
+    pub name: String,
+    pub when: When,
+    pub action: ResponseAction,
+    /// An explicit dead-letter queue (SQS ARN); otherwise guardform creates one.
+    pub dlq: Option<String>,
+    /// EventBridge retry policy of the target.
+    pub maximum_retry_attempts: u32,
+    pub maximum_event_age_seconds: u32,
+    /// Where parts of the entry are in the manifest, for later checks (`bundle`, `env.X`, ...).
+    #[serde(skip)]
+    pub positions: BTreeMap<String, yaml::Position>,
+}
+
+/// Which findings a response gets.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct When {
+    pub severity_min: Option<f64>,
+    pub severity_max: Option<f64>,
+    /// LOW, MEDIUM, HIGH, CRITICAL.
+    pub labels: Vec<String>,
+    /// Finding types; a trailing `*` matches by prefix.
+    pub types: Vec<String>,
+    /// `detail.resource.resourceType` values.
+    pub resource_types: Vec<String>,
+}
+
+/// What a response does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseAction {
+    /// A Lambda function built from a bundle.
+    Run(RunSpec),
+    /// An SNS topic.
+    Sns(String),
+    /// Another EventBridge bus (e.g. a central security account's).
+    EventBus(String),
+}
+
+/// `run:`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSpec {
+    pub bundle: String,
+    pub env: BTreeMap<String, String>,
+    /// Secret names to Secrets Manager ARNs (references only, never values).
+    pub secrets: BTreeMap<String, String>,
+    pub timeout: Option<u32>,
+    pub memory: Option<u32>,
 }
 
 /// One `ip_lists` entry.
@@ -232,7 +286,14 @@ pub fn load(path: &Path, color: bool) -> Result<LoadedManifest, ManifestError> {
 
 /// Checks manifest text that came from `path`.
 pub fn load_str(path: &str, source: String, color: bool) -> Result<LoadedManifest, ManifestError> {
-    let (manifest, diagnostics) = check(&source);
+    let (manifest, mut diagnostics) = check(&source);
+    if let Some(manifest) = &manifest {
+        let folder = Path::new(path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        diagnostics.extend(crate::responses::check_bundles(manifest, &folder));
+    }
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)

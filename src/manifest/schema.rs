@@ -119,6 +119,43 @@ pub fn schema() -> Value {
                     }
                 }
             },
+            "responses": {
+                "type": "array",
+                "description": "EventBridge rules on GuardDuty findings in the administrator account, in every targeted Region, and what they trigger.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["name", "when"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,50}$"},
+                        "when": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "properties": {
+                                "severity": {"type": "object", "additionalProperties": false, "properties": {"min": {"type": "number", "minimum": 0, "maximum": 10}, "max": {"type": "number", "minimum": 0, "maximum": 10}}},
+                                "labels": {"type": "array", "items": {"enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"]}},
+                                "types": {"type": "array", "items": {"type": "string"}, "description": "Finding types; a trailing * matches by prefix."},
+                                "resource_types": {"type": "array", "items": {"enum": crate::manifest::RESOURCE_TYPES}}
+                            }
+                        },
+                        "run": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "required": ["bundle"],
+                            "properties": {
+                                "bundle": {"type": "string", "examples": crate::bundles::builtin_names()},
+                                "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "secrets": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^arn:aws[a-z-]*:secretsmanager:"}},
+                                "timeout": {"type": "integer", "minimum": 1, "maximum": 900},
+                                "memory": {"type": "integer", "minimum": 128, "maximum": 10240}
+                            }
+                        },
+                        "send_to": {"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1, "properties": {"sns": {"type": "string"}, "event_bus": {"type": "string"}}},
+                        "dlq": {"type": "string", "pattern": "^arn:aws[a-z-]*:sqs:"},
+                        "retry": {"type": "object", "additionalProperties": false, "properties": {"maximum_attempts": {"type": "integer", "minimum": 0, "maximum": 185}, "maximum_event_age": {"type": "integer", "minimum": 60, "maximum": 86400}}}
+                    }
+                }
+            },
             "storage": {
                 "type": "object",
                 "additionalProperties": false,
