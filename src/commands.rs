@@ -116,6 +116,8 @@ pub fn athena_ddl(
     global: &GlobalOptions,
     bucket: Option<String>,
     prefix: Option<String>,
+    accounts: Option<String>,
+    regions: Option<String>,
 ) -> Result<ExitStatus, CommandError> {
     let from_manifest = || -> Option<(String, String)> {
         let loaded = manifest::load(&global.manifest, global.color).ok()?;
@@ -143,9 +145,31 @@ pub fn athena_ddl(
         },
     };
     let prefix = prefix.trim_matches('/').to_string();
+    let manifest_regions = manifest::load(&global.manifest, global.color)
+        .ok()
+        .and_then(|loaded| match &loaded.manifest.regions.include {
+            manifest::RegionInclude::List(list) => Some(
+                list.iter()
+                    .filter(|r| !loaded.manifest.regions.exclude.contains(r))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            manifest::RegionInclude::AllEnabled => None,
+        });
+    let regions = regions
+        .or(manifest_regions)
+        .unwrap_or_else(|| crate::catalog::DEFAULT_REGIONS.join(","));
+    let Some(accounts) = accounts else {
+        return Err(CommandError::Refused(
+            "--accounts is needed: the table's partition projection lists the accounts whose findings are archived\n  hint: e.g. --accounts \"$(aws organizations list-accounts --query 'Accounts[].Id' --output text | tr '\\t' ',')\"".to_string(),
+        ));
+    };
     let fill = |text: &str| {
         text.replace("{bucket}", &bucket)
             .replace("{prefix}", &prefix)
+            .replace("{accounts}", &accounts)
+            .replace("{regions}", &regions)
             .replace("//AWSLogs", "/AWSLogs")
     };
     out(&format!(

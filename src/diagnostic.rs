@@ -113,14 +113,23 @@ pub fn render(diagnostics: &[Diagnostic], source: &Source<'_>, color: bool) -> S
                 );
                 let _ = writeln!(out, "{pad} |");
                 if let Some(line) = lines.get(position.line.saturating_sub(1)) {
-                    let shown = match (diagnostic.secret, line.find(':')) {
-                        (true, Some(colon)) => format!("{} [redacted]", &line[..=colon]),
-                        (true, None) => "[redacted]".to_string(),
-                        (false, _) => line.to_string(),
+                    let start = position.column.saturating_sub(1);
+                    let shown = if diagnostic.secret {
+                        let chars: Vec<char> = line.chars().collect();
+                        let before: String = chars.iter().take(start).collect();
+                        let after: String = chars.iter().skip(start + position.width).collect();
+                        format!("{before}[redacted]{after}")
+                    } else {
+                        line.to_string()
                     };
                     let _ = writeln!(out, "{} | {shown}", position.line);
-                    let indent = " ".repeat(position.column.saturating_sub(1));
-                    let carets = "^".repeat(position.width.clamp(1, 80));
+                    let indent = " ".repeat(start);
+                    let width = if diagnostic.secret {
+                        "[redacted]".len()
+                    } else {
+                        position.width
+                    };
+                    let carets = "^".repeat(width.clamp(1, 80));
                     let _ = writeln!(out, "{pad} | {indent}{}", paint("1;31", &carets));
                 }
                 if let Some(expected) = &diagnostic.expected {

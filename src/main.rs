@@ -105,6 +105,12 @@ enum Command {
         /// The key prefix (default: its PREFIX).
         #[arg(long)]
         prefix: Option<String>,
+        /// Accounts whose findings are archived, comma-separated (partition projection).
+        #[arg(long)]
+        accounts: Option<String>,
+        /// Regions, comma-separated (default: the manifest's Region list).
+        #[arg(long)]
+        regions: Option<String>,
     },
     /// Plan and apply one part of the manifest only.
     Sync {
@@ -252,7 +258,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate => commands::validate(&global),
         Command::Schema => commands::schema(),
-        Command::AthenaDdl { bucket, prefix } => commands::athena_ddl(&global, bucket, prefix),
+        Command::AthenaDdl {
+            bucket,
+            prefix,
+            accounts,
+            regions,
+        } => commands::athena_ddl(&global, bucket, prefix, accounts, regions),
         Command::Show { file, json } => commands::show(&global, &file, json),
         Command::Plan {
             out,

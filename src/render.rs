@@ -88,6 +88,9 @@ fn attribute_lines(change: &Change, style: Style, out: &mut String) {
     for key in keys {
         let before = change.before.get(key).unwrap_or(&Value::Null);
         let after = change.after.get(key).unwrap_or(&Value::Null);
+        if document_lines(key, before, after, change.action, style, out) {
+            continue;
+        }
         let line = match (before, after, change.action) {
             (_, Value::Null, _) | (_, _, Action::Delete) => style.paint(
                 Action::Delete,
@@ -105,6 +108,61 @@ fn attribute_lines(change: &Change, style: Style, out: &mut String) {
         };
         let _ = writeln!(out, "      {line}");
     }
+}
+
+/// A JSON document in a string (a policy, an event pattern), pretty-printed.
+fn document(value: &Value) -> Option<String> {
+    let text = value.as_str()?;
+    let parsed: Value = serde_json::from_str(text).ok()?;
+    matches!(parsed, Value::Object(_) | Value::Array(_))
+        .then(|| serde_json::to_string_pretty(&parsed).unwrap_or_default())
+}
+
+/// Renders a JSON document attribute as an indented document, with a line diff on update.
+/// Returns false when the values are not documents.
+fn document_lines(
+    key: &str,
+    before: &Value,
+    after: &Value,
+    action: Action,
+    style: Style,
+    out: &mut String,
+) -> bool {
+    let (old, new) = (document(before), document(after));
+    if old.is_none() && new.is_none() {
+        return false;
+    }
+    let (symbol, shown) = match (&old, &new, action) {
+        (_, None, _) | (_, _, Action::Delete) => (Action::Delete, None),
+        (None, Some(_), _) => (Action::Create, None),
+        _ => (Action::Update, Some(())),
+    };
+    let _ = writeln!(
+        out,
+        "      {}",
+        style.paint(symbol, &format!("{} {key} =", symbol.symbol()))
+    );
+    match shown {
+        None => {
+            let text = new.or(old).unwrap_or_default();
+            for line in text.lines() {
+                let _ = writeln!(out, "          {}", style.paint(symbol, line));
+            }
+        }
+        Some(()) => {
+            let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+            for change in similar::TextDiff::from_lines(&old, &new).iter_all_changes() {
+                let line = change.value().trim_end_matches('\n');
+                let text = match change.tag() {
+                    similar::ChangeTag::Insert => style.paint(Action::Create, &format!("+ {line}")),
+                    similar::ChangeTag::Delete => style.paint(Action::Delete, &format!("- {line}")),
+                    similar::ChangeTag::Equal => format!("  {line}"),
+                };
+                let _ = writeln!(out, "        {text}");
+            }
+        }
+    }
+    true
 }
 
 fn will(action: Action) -> &'static str {

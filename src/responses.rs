@@ -183,6 +183,7 @@ pub fn trust_policy() -> Value {
 /// referenced secrets, and the function's own log group.
 pub fn role_policy(
     bundle: &Bundle,
+    env: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, String>,
     account: &str,
     response: &str,
@@ -198,7 +199,21 @@ pub fn role_policy(
         statements.push(json!({"Sid": "Secrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arns}));
     }
     for (index, permission) in bundle.spec.permissions.iter().enumerate() {
-        statements.push(json!({"Sid": format!("Bundle{index}"), "Effect": "Allow", "Action": permission.actions, "Resource": permission.resources}));
+        // `${NAME}` in a resource is the response's setting NAME (or the bundle's default).
+        let resources: Vec<String> = permission
+            .resources
+            .iter()
+            .map(|resource| {
+                let mut resource = resource.clone();
+                for (name, setting) in &bundle.spec.env {
+                    if let Some(value) = env.get(name).or(setting.default.as_ref()) {
+                        resource = resource.replace(&format!("${{{name}}}"), value);
+                    }
+                }
+                resource
+            })
+            .collect();
+        statements.push(json!({"Sid": format!("Bundle{index}"), "Effect": "Allow", "Action": permission.actions, "Resource": resources}));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -217,9 +232,9 @@ pub fn queue_policy(region: &str, account: &str, response: &str) -> Value {
 
 /// Checks `run` entries against their bundles' declarations (needs the manifest's folder for
 /// local bundles). Every problem is reported, at its position.
-pub fn check_bundles(manifest: &Manifest, manifest_dir: &Path) -> Vec<Diagnostic> {
+pub fn check_bundles(responses: &[ResponseSpec], manifest_dir: &Path) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    for response in &manifest.responses {
+    for response in responses {
         let ResponseAction::Run(run) = &response.action else {
             continue;
         };
@@ -249,7 +264,7 @@ pub fn check_bundles(manifest: &Manifest, manifest_dir: &Path) -> Vec<Diagnostic
         for name in run.env.keys() {
             if spec.secrets.contains_key(name) {
                 diagnostics.push(
-                    Diagnostic::error(at(&format!("env.{name}")), format!("response `{}`: `{name}` is a secret of bundle `{}`, not a plain setting", response.name, spec.name))
+                    Diagnostic::error(at(&format!("env_value.{name}")), format!("response `{}`: `{name}` is a secret of bundle `{}`, not a plain setting", response.name, spec.name))
                         .hint(format!("move it under `secrets:` as a Secrets Manager ARN: `{name}: arn:aws:secretsmanager:...`"))
                         .secret(),
                 );
@@ -820,6 +835,7 @@ pub fn diff(
                 "policy".into(),
                 string(canonical(&role_policy(
                     bundle,
+                    &run.env,
                     &run.secrets,
                     admin,
                     response,

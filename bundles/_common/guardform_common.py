@@ -359,7 +359,7 @@ class Finding:
 
     @property
     def title(self) -> str:
-        return str(self.data.get("title") or self.type)
+        return str(self.data.get("title") or self.type).strip()
 
     @property
     def description(self) -> str:

@@ -127,6 +127,14 @@ fn known_keys(section: &str) -> &'static [&'static str] {
 /// Checks manifest text. Returns the manifest when it could be built (possibly with warnings)
 /// and every diagnostic found.
 pub fn check(source: &str) -> (Option<Manifest>, Vec<Diagnostic>) {
+    let (manifest, diagnostics, _) = check_with_responses(source);
+    (manifest, diagnostics)
+}
+
+/// [`check`], also returning every response entry that parsed.
+pub fn check_with_responses(
+    source: &str,
+) -> (Option<Manifest>, Vec<Diagnostic>, Vec<ResponseSpec>) {
     let root = match yaml::load(source) {
         Ok(Some(root)) => root,
         Ok(None) => {
@@ -137,6 +145,7 @@ pub fn check(source: &str) -> (Option<Manifest>, Vec<Diagnostic>) {
                         .expected("a mapping with `version: 1`, `organization`, `accounts`, `regions` and `detector`")
                         .hint("run `guardform schema` for the full format, or start from manifests/minimal.yaml"),
                 ],
+                Vec::new(),
             );
         }
         Err(problems) => {
@@ -146,17 +155,21 @@ pub fn check(source: &str) -> (Option<Manifest>, Vec<Diagnostic>) {
                     .into_iter()
                     .map(|p| Diagnostic::error(Some(p.position), p.message))
                     .collect(),
+                Vec::new(),
             );
         }
     };
     let mut checker = Checker::default();
     let manifest = checker.manifest(&root);
-    (manifest, checker.diagnostics)
+    (manifest, checker.diagnostics, checker.responses)
 }
 
 #[derive(Default)]
 struct Checker {
     diagnostics: Vec<Diagnostic>,
+    /// Responses that parsed, even when other parts of the manifest did not (their bundles are
+    /// checked too, so every problem is reported at once).
+    responses: Vec<ResponseSpec>,
 }
 
 /// The entries of a checked mapping, by key.
@@ -216,8 +229,13 @@ impl Checker {
                 continue;
             };
             if !allowed.contains(&name) {
+                let secret_key = name == "api_key" || name == "api_secret_key";
                 let mut diagnostic = Diagnostic::error(
-                    Some(key.position),
+                    Some(if secret_key && !value.is_null() {
+                        value.position
+                    } else {
+                        key.position
+                    }),
                     format!("unknown key `{name}` in {what}"),
                 )
                 .expected(format!("one of: {}", allowed.join(", ")))
@@ -225,7 +243,7 @@ impl Checker {
                     did_you_mean(name, allowed.iter().copied())
                         .map(|s| format!("did you mean `{s}`?")),
                 );
-                if name == "api_key" || name == "api_secret_key" {
+                if secret_key {
                     diagnostic = diagnostic.secret().hint(
                         "never put the API key in the manifest: keep it in an environment variable (a CI secret) and name the variable with `api_key_env`",
                     );
@@ -1267,7 +1285,7 @@ impl Checker {
         self.error(
             Diagnostic::error(
                 Some(node.position),
-                format!("{what}: `{text}` is not an ARN of {service}"),
+                format!("{what} is not an ARN of {service}"),
             )
             .expected(format!("arn:aws:{service}:REGION:ACCOUNT:..."))
             .secret(),
@@ -1395,6 +1413,17 @@ impl Checker {
                     .map(|v| v as u32);
             }
         }
+        if let (Some(name), Some(action)) = (&name, &action) {
+            self.responses.push(ResponseSpec {
+                name: name.clone(),
+                when: when.clone().unwrap_or_default(),
+                action: action.clone(),
+                dlq: dlq.clone(),
+                maximum_retry_attempts: 0,
+                maximum_event_age_seconds: 0,
+                positions: positions.clone(),
+            });
+        }
         Some(ResponseSpec {
             name: name?,
             when: when?,
@@ -1506,6 +1535,7 @@ impl Checker {
         if let Some(node) = entries.get("env") {
             for (name, key, value) in self.string_map(node, "`run.env`") {
                 positions.insert(format!("env.{name}"), key.position);
+                positions.insert(format!("env_value.{name}"), value.position);
                 if let Some(text) = self.string(&value, &format!("`env.{name}`")) {
                     if text.contains("hooks.slack.com/") || text.starts_with("xox") {
                         self.error(

@@ -286,14 +286,12 @@ pub fn load(path: &Path, color: bool) -> Result<LoadedManifest, ManifestError> {
 
 /// Checks manifest text that came from `path`.
 pub fn load_str(path: &str, source: String, color: bool) -> Result<LoadedManifest, ManifestError> {
-    let (manifest, mut diagnostics) = check(&source);
-    if let Some(manifest) = &manifest {
-        let folder = Path::new(path)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        diagnostics.extend(crate::responses::check_bundles(manifest, &folder));
-    }
+    let (manifest, mut diagnostics, responses) = check::check_with_responses(&source);
+    let folder = Path::new(path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    diagnostics.extend(crate::responses::check_bundles(&responses, &folder));
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)

@@ -1,13 +1,10 @@
 -- GuardDuty findings archived by guardform's archive-findings responder (one JSON finding per
 -- object) and/or exported by GuardDuty itself to the same bucket and prefix.
 --
--- Placeholders, replaced as plain text (no other braces in this file are placeholders;
--- ${partition_...} below belong to Athena's partition projection and must stay as they are):
---   {bucket}    the archive bucket (archive-findings' BUCKET)
---   {prefix}    archive-findings' PREFIX without leading or trailing slashes (guardduty-archive),
---               or empty; an empty prefix leaves `//AWSLogs`, which must then become `/AWSLogs`
---   {accounts}  comma-separated 12-digit account ids whose findings are archived
---   {regions}   comma-separated Regions whose findings are archived (eu-west-1,us-east-1)
+-- guardform fills in the bucket and prefix (see bundles/README.md, "Athena"). The values of
+-- projection.partition_account.values and projection.partition_region.values must list, comma-
+-- separated, the accounts and Regions whose findings are archived; run the statement again (or
+-- ALTER TABLE ... SET TBLPROPERTIES) when they change. ${partition_...} are Athena's own.
 --
 -- Columns are the finding's keys lowercased, as Athena names them; the OpenX JSON SerDe matches
 -- them to the camelCase keys. Objects whose shape depends on the finding type (additionalinfo,

@@ -22,7 +22,7 @@ BUNDLE = "deep-security-responder"
 
 IPS_ACTION = "ips-prevent"
 ACTIONS = (*ds.SCANS, IPS_ACTION)
-ACTION_WORDS = {name: words for name, (_, _, words) in ds.SCANS.items()} | {IPS_ACTION: "intrusion prevention set to prevent"}
+ACTION_WORDS = {name: words for name, (_, _, words) in ds.SCANS.items()} | {IPS_ACTION: "setting intrusion prevention to prevent"}
 
 _NETWORK = ["recommendation-scan", "integrity-scan", IPS_ACTION]
 _MALWARE = ["malware-scan", "integrity-scan"]
@@ -146,7 +146,7 @@ def respond(finding: common.Finding, context, log: common.Log) -> dict:
                 log.info("intrusion prevention set", computer_id=computer.id, state=state)
             else:
                 task_id = client.run_scan(computer, action, label)
-                done.append(f"{ACTION_WORDS[action]} started (scheduled task {task_id if task_id is not None else '?'})")
+                done.append(f"{ACTION_WORDS[action]} requested (scheduled task {task_id if task_id is not None else '?'})")
                 log.info("scan scheduled", computer_id=computer.id, action=action, task_id=task_id)
         except ds.DeepSecurityError as error:
             failures.append(f"{ACTION_WORDS[action]}: {error}")

@@ -91,8 +91,8 @@ def test_ssh_brute_force_scans_and_sets_ips_to_prevent(handler, configured, slac
 
     text = slack_text(slack_server)
     assert "gd-target.internal" in text and "ID 42" in text
-    assert "recommendation scan started (scheduled task 100)" in text.lower()
-    assert "integrity scan started (scheduled task 101)" in text.lower()
+    assert "recommendation scan requested (scheduled task 100)" in text.lower()
+    assert "integrity scan requested (scheduled task 101)" in text.lower()
     assert "intrusion prevention set to *prevent* (was detect)" in text.lower()
     assert "111.230.166.116 (China)" in text
     output = capsys.readouterr()
@@ -223,7 +223,7 @@ def test_a_failed_scan_is_reported_and_fails_the_invocation(handler, configured,
         handler.lambda_handler(load_finding(SSH_BRUTE_FORCE), context)
     assert [t["type"] for t in configured.tasks] == ["scan-for-recommendations"]
     text = slack_text(slack_server)
-    assert "could not finish" in text and "Recommendation scan started" in text
+    assert "could not finish" in text and "Recommendation scan requested" in text
 
 
 def test_action_map_from_the_environment(handler, configured, context, monkeypatch):

@@ -68,7 +68,7 @@ def test_message_for_each_fixture(name, handler, webhook, context):
     assert fields["Account"] == finding["accountId"]
     assert fields["Region"] == finding["region"]
     assert fields["Type"] == finding["type"].replace("&", "&amp;")
-    assert attachment["title"] == finding["title"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert attachment["title"] == finding["title"].strip().replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert attachment["title_link"] == (
         f"https://console.aws.amazon.com/guardduty/home?region={finding['region']}#/findings?search=id%3D{finding['id']}"
     )
