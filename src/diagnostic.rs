@@ -65,6 +65,12 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a "did you mean" hint when `input` is close to one of `candidates`.
+    pub fn suggest<'a>(self, input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Self {
+        let hint = did_you_mean(input, candidates).map(|s| format!("did you mean `{s}`?"));
+        self.maybe_hint(hint)
+    }
+
     /// Adds a hint only when there is one.
     pub fn maybe_hint(mut self, hint: Option<String>) -> Self {
         self.hint = hint;

@@ -9,7 +9,7 @@
 
 use crate::aws::{Aws, AwsError};
 use crate::bundles::{self, Bundle};
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::Diagnostic;
 use crate::diff::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
 use crate::manifest::{Manifest, ResponseAction, ResponseSpec, SEVERITY_LABELS, When};
 use crate::plan::{Action, Attributes, Change, ResourceKind};
@@ -252,10 +252,7 @@ pub fn check_bundles(responses: &[ResponseSpec], manifest_dir: &Path) -> Vec<Dia
                         "a built-in bundle ({}) or a folder bundles/<name>/ beside the manifest",
                         names.join(", ")
                     ))
-                    .maybe_hint(
-                        did_you_mean(&run.bundle, names.iter().copied())
-                            .map(|s| format!("did you mean `{s}`?")),
-                    ),
+                    .suggest(&run.bundle, names.iter().copied()),
                 );
                 continue;
             }
@@ -283,10 +280,7 @@ pub fn check_bundles(responses: &[ResponseSpec], manifest_dir: &Path) -> Vec<Dia
                     } else {
                         format!("one of: {}", known.join(", "))
                     })
-                    .maybe_hint(
-                        did_you_mean(name, known.iter().copied())
-                            .map(|s| format!("did you mean `{s}`?")),
-                    ),
+                    .suggest(name, known.iter().copied()),
                 );
             }
         }
@@ -320,10 +314,7 @@ pub fn check_bundles(responses: &[ResponseSpec], manifest_dir: &Path) -> Vec<Dia
                     } else {
                         format!("one of: {}", known.join(", "))
                     })
-                    .maybe_hint(
-                        did_you_mean(name, known.iter().copied())
-                            .map(|s| format!("did you mean `{s}`?")),
-                    ),
+                    .suggest(name, known.iter().copied()),
                 );
             }
         }

@@ -239,10 +239,7 @@ impl Checker {
                     format!("unknown key `{name}` in {what}"),
                 )
                 .expected(format!("one of: {}", allowed.join(", ")))
-                .maybe_hint(
-                    did_you_mean(name, allowed.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?")),
-                );
+                .suggest(name, allowed.iter().copied());
                 if secret_key {
                     diagnostic = diagnostic.secret().hint(
                         "never put the API key in the manifest: keep it in an environment variable (a CI secret) and name the variable with `api_key_env`",
@@ -337,11 +334,10 @@ impl Checker {
         if allowed.contains(&text.as_str()) {
             return Some(text);
         }
-        let suggestion = did_you_mean(&text, allowed.iter().copied());
         self.error(
             Diagnostic::error(Some(node.position), format!("invalid {what} `{text}`"))
                 .expected(format!("one of: {}", allowed.join(", ")))
-                .maybe_hint(suggestion.map(|s| format!("did you mean `{s}`?"))),
+                .suggest(&text, allowed.iter().copied()),
         );
         None
     }
@@ -665,10 +661,7 @@ impl Checker {
                         Some(node.position),
                         format!("`{name}` is not a Region guardform knows"),
                     )
-                    .maybe_hint(
-                        did_you_mean(&name, catalog::known_regions())
-                            .map(|s| format!("did you mean `{s}`?")),
-                    ),
+                    .suggest(&name, catalog::known_regions()),
                 );
             }
             return Some(name);
@@ -679,10 +672,7 @@ impl Checker {
                 format!("invalid Region `{name}` in {what}"),
             )
             .expected("a Region name such as `eu-west-1`")
-            .maybe_hint(
-                did_you_mean(&name, catalog::known_regions())
-                    .map(|s| format!("did you mean `{s}`?")),
-            ),
+            .suggest(&name, catalog::known_regions()),
         );
         None
     }
@@ -792,10 +782,7 @@ impl Checker {
                                     format!("unknown GuardDuty feature `{name}`"),
                                 )
                                 .expected(format!("one of: {}", catalog::FEATURES.join(", ")))
-                                .maybe_hint(
-                                    did_you_mean(&name, catalog::FEATURES.iter().copied())
-                                        .map(|s| format!("did you mean `{s}`?")),
-                                ),
+                                .suggest(&name, catalog::FEATURES.iter().copied()),
                             );
                             ok = false;
                             continue;
@@ -909,10 +896,7 @@ impl Checker {
                                     ),
                                 )
                                 .expected(expected)
-                                .maybe_hint(
-                                    did_you_mean(&config, allowed.iter().copied())
-                                        .map(|s| format!("did you mean `{s}`?")),
-                                ),
+                                .suggest(&config, allowed.iter().copied()),
                             );
                             ok = false;
                             continue;
