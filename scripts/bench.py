@@ -175,11 +175,13 @@ def main() -> int:
         retries = sum(c[1] for c in r["calls"].values())
         throttles = sum(c[2] for c in r["calls"].values())
         lines.append(f"| {name} | {r['wall']:.2f} s | {total(r)} | {total(r) / account_regions:.3f} | {retries} | {throttles} | {r['rss_mib']:.1f} MiB |")
+    fixed_ops = sorted(op.split(".", 1)[1] for op in per_region_ops if noop["calls"][op][0] == args.regions)
+    other = {op: c[0] for op, c in noop["calls"].items() if not op.startswith("GuardDuty.")}
     lines += [
         "",
         f"No-op plan, GuardDuty reads: {guardduty_reads} = {guardduty_reads / args.regions:.1f} per Region "
         f"= 2 per 50 accounts ({batches} batches: ListMembers + GetMemberDetectors) + {fixed_per_region:.0f} fixed "
-        "(ListOrganizationAdminAccounts, ListDetectors, GetDetector, DescribeOrganizationConfiguration).",
+        f"({', '.join(fixed_ops)}). Other reads: " + ", ".join(f"{op} {n}" for op, n in sorted(other.items())) + ".",
         "",
         "<details><summary>calls by operation</summary>",
         "",
