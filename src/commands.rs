@@ -259,11 +259,36 @@ async fn read_world(
             .filter_map(|p| p.bundle.map(|b| (p.spec.name.clone(), b)))
             .collect();
     let names: Vec<String> = manifest.responses.iter().map(|r| r.name.clone()).collect();
-    for region in discovery.regions.clone() {
-        let state = responses::observe_region(&aws, &admin, &region, &names).await?;
-        observed.regions.entry(region).or_default().responses = state;
+    // Without `responses`, reading them only finds leftovers to remove: a caller whose role
+    // may not read EventBridge, Lambda or IAM gets a note instead of an error.
+    let read_responses = async {
+        let mut states = Vec::new();
+        for region in discovery.regions.clone() {
+            states.push((
+                region.clone(),
+                responses::observe_region(&aws, &admin, &region, &names).await?,
+            ));
+        }
+        Ok::<_, AwsError>((states, responses::observe_roles(&aws, &admin).await?))
+    };
+    match read_responses.await {
+        Ok((states, roles)) => {
+            for (region, state) in states {
+                observed.regions.entry(region).or_default().responses = state;
+            }
+            observed.roles = roles;
+        }
+        Err(error)
+            if names.is_empty()
+                && error
+                    .code
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("AccessDenied")) =>
+        {
+            observed.notes.push(format!("response wiring was not read ({error}); the manifest has no `responses`, so nothing depends on it"));
+        }
+        Err(error) => return Err(error.into()),
     }
-    observed.roles = responses::observe_roles(&aws, &admin).await?;
     observed.bundles = bundles
         .iter()
         .map(|(name, bundle)| (name.clone(), bundle.code_sha256()))

@@ -461,6 +461,7 @@ pub fn diff(
     for list in lists {
         notes.extend(list.notes.iter().cloned());
     }
+    notes.extend(observed.notes.iter().cloned());
     diff_lists(
         manifest,
         discovery,

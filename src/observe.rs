@@ -110,6 +110,9 @@ pub struct Observed {
     /// was built from).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bundles: BTreeMap<String, String>,
+    /// Notes on what could not be read and did not matter.
+    #[serde(skip)]
+    pub notes: Vec<String>,
     /// Text of the objects read, by key (not fingerprinted: their SHA-256 is).
     #[serde(skip)]
     pub contents: BTreeMap<String, String>,
