@@ -542,13 +542,12 @@ pub async fn observe_region(
         }
     }
     let mut responses: BTreeSet<String> = wanted.iter().cloned().collect();
-    for (name, rule) in &state.rules {
+    // Responses guardform made that the manifest may no longer have: found by their rules' tags.
+    for rule in state.rules.values() {
         if rule.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
             && let Some(response) = rule.tags.get(RESPONSE_TAG_KEY)
         {
             responses.insert(response.clone());
-        } else if let Some(response) = name.strip_prefix("guardform-") {
-            let _ = response;
         }
     }
     let lambda = aws.lambda(account, region);
@@ -744,7 +743,10 @@ pub fn prepare<'a>(
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one place builds every response change; a struct would only rename the arguments"
+)]
 fn push(
     changes: &mut Vec<Change>,
     kind: ResourceKind,
