@@ -44,7 +44,7 @@ pub struct BundleSpec {
     pub secrets: BTreeMap<String, Setting>,
 }
 
-/// A bundle ready to package.
+/// A bundle, packaged: its zip and the zip's hash are made once, when it is loaded.
 #[derive(Debug, Clone)]
 pub struct Bundle {
     pub spec: BundleSpec,
@@ -52,30 +52,44 @@ pub struct Bundle {
     pub files: Vec<(String, Vec<u8>)>,
     /// `built-in` or the folder it was read from.
     pub origin: String,
+    zip: Vec<u8>,
+    code_sha256: String,
 }
 
 impl Bundle {
-    /// The deterministic zip.
-    pub fn zip(&self) -> Vec<u8> {
+    fn new(spec: BundleSpec, files: Vec<(String, Vec<u8>)>, origin: String) -> Bundle {
         let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .last_modified_time(zip::DateTime::default())
             .unix_permissions(0o644);
-        for (path, bytes) in &self.files {
+        for (path, bytes) in &files {
             // Writing to memory cannot fail.
             let _ = writer.start_file(path.as_str(), options);
             let _ = writer.write_all(bytes);
         }
-        writer
+        let zip = writer
             .finish()
             .map(|cursor| cursor.into_inner())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let code_sha256 = aws_smithy_types::base64::encode(Sha256::digest(&zip));
+        Bundle {
+            spec,
+            files,
+            origin,
+            zip,
+            code_sha256,
+        }
+    }
+
+    /// The deterministic zip.
+    pub fn zip(&self) -> &[u8] {
+        &self.zip
     }
 
     /// base64(SHA-256(zip)): what Lambda reports as `CodeSha256`.
-    pub fn code_sha256(&self) -> String {
-        aws_smithy_types::base64::encode(Sha256::digest(self.zip()))
+    pub fn code_sha256(&self) -> &str {
+        &self.code_sha256
     }
 }
 
@@ -94,14 +108,11 @@ pub fn find(name: &str, manifest_dir: &Path) -> Result<Bundle, String> {
         return Err(format!("no bundle `{name}`"));
     };
     let spec = parse_spec(yaml).map_err(|e| format!("built-in bundle `{name}`: {e}"))?;
-    Ok(Bundle {
-        spec,
-        files: files
-            .iter()
-            .map(|(p, b)| (p.to_string(), b.to_vec()))
-            .collect(),
-        origin: "built-in".to_string(),
-    })
+    let files = files
+        .iter()
+        .map(|(p, b)| (p.to_string(), b.to_vec()))
+        .collect();
+    Ok(Bundle::new(spec, files, "built-in".to_string()))
 }
 
 fn collect(dir: &Path, base: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), String> {
@@ -142,11 +153,7 @@ pub fn load_dir(dir: &Path) -> Result<Bundle, String> {
         collect(&common, &common, &mut files)?;
     }
     files.sort();
-    Ok(Bundle {
-        spec,
-        files,
-        origin: dir.display().to_string(),
-    })
+    Ok(Bundle::new(spec, files, dir.display().to_string()))
 }
 
 fn get<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {

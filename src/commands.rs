@@ -291,7 +291,7 @@ async fn read_world(
     }
     observed.bundles = bundles
         .iter()
-        .map(|(name, bundle)| (name.clone(), bundle.code_sha256()))
+        .map(|(name, bundle)| (name.clone(), bundle.code_sha256().to_string()))
         .collect();
     Ok(World {
         aws,
@@ -342,7 +342,7 @@ fn apply_options(global: &GlobalOptions, world: &World) -> ApplyOptions {
         function_zips: world
             .bundles
             .iter()
-            .map(|(name, bundle)| (name.clone(), bundle.zip()))
+            .map(|(name, bundle)| (name.clone(), bundle.zip().to_vec()))
             .collect(),
     }
 }

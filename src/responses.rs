@@ -230,6 +230,24 @@ pub fn queue_policy(region: &str, account: &str, response: &str) -> Value {
     }]})
 }
 
+/// A name the bundle does not declare: what it does declare, and the closest one.
+fn unknown_name(
+    position: Option<crate::manifest::yaml::Position>,
+    message: &str,
+    name: &str,
+    declared: &BTreeMap<String, bundles::Setting>,
+    none: &str,
+) -> Diagnostic {
+    let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+    Diagnostic::error(position, message)
+        .expected(if known.is_empty() {
+            none.to_string()
+        } else {
+            format!("one of: {}", known.join(", "))
+        })
+        .suggest(name, known.iter().copied())
+}
+
 /// Checks `run` entries against their bundles' declarations (needs the manifest's folder for
 /// local bundles). Every problem is reported, at its position.
 pub fn check_bundles(responses: &[ResponseSpec], manifest_dir: &Path) -> Vec<Diagnostic> {
@@ -266,22 +284,16 @@ pub fn check_bundles(responses: &[ResponseSpec], manifest_dir: &Path) -> Vec<Dia
                         .secret(),
                 );
             } else if !spec.env.contains_key(name) {
-                let known: Vec<&str> = spec.env.keys().map(String::as_str).collect();
-                diagnostics.push(
-                    Diagnostic::error(
-                        at(&format!("env.{name}")),
-                        format!(
-                            "response `{}`: bundle `{}` does not read `{name}`",
-                            response.name, spec.name
-                        ),
-                    )
-                    .expected(if known.is_empty() {
-                        "no env: the bundle has no settings".to_string()
-                    } else {
-                        format!("one of: {}", known.join(", "))
-                    })
-                    .suggest(name, known.iter().copied()),
-                );
+                diagnostics.push(unknown_name(
+                    at(&format!("env.{name}")),
+                    &format!(
+                        "response `{}`: bundle `{}` does not read `{name}`",
+                        response.name, spec.name
+                    ),
+                    name,
+                    &spec.env,
+                    "no env: the bundle has no settings",
+                ));
             }
         }
         for (name, setting) in &spec.env {
@@ -300,22 +312,16 @@ pub fn check_bundles(responses: &[ResponseSpec], manifest_dir: &Path) -> Vec<Dia
         }
         for name in run.secrets.keys() {
             if !spec.secrets.contains_key(name) {
-                let known: Vec<&str> = spec.secrets.keys().map(String::as_str).collect();
-                diagnostics.push(
-                    Diagnostic::error(
-                        at(&format!("secrets.{name}")),
-                        format!(
-                            "response `{}`: bundle `{}` has no secret `{name}`",
-                            response.name, spec.name
-                        ),
-                    )
-                    .expected(if known.is_empty() {
-                        "no secrets".to_string()
-                    } else {
-                        format!("one of: {}", known.join(", "))
-                    })
-                    .suggest(name, known.iter().copied()),
-                );
+                diagnostics.push(unknown_name(
+                    at(&format!("secrets.{name}")),
+                    &format!(
+                        "response `{}`: bundle `{}` has no secret `{name}`",
+                        response.name, spec.name
+                    ),
+                    name,
+                    &spec.secrets,
+                    "no secrets",
+                ));
             }
         }
         for (name, setting) in &spec.secrets {

@@ -124,9 +124,16 @@ fn apply_wires_rules_targets_functions_permissions_and_roles_and_converges() {
         lines[3],
         "{'Service': 'events.amazonaws.com'} arn:aws:events:eu-west-1:222222222222:rule/guardform-ssh-to-ds"
     );
-    assert!(
-        lines[4].starts_with("us-east-1 ") || lines.len() > 5,
+    // us-east-1 gets the same wiring, with its own ARNs.
+    assert_eq!(lines[4], lines[0], "{out}");
+    assert_eq!(
+        lines[5],
+        lines[1].replace("eu-west-1", "us-east-1"),
         "{out}"
+    );
+    assert_eq!(
+        lines[7],
+        "{'Service': 'events.amazonaws.com'} arn:aws:events:us-east-1:222222222222:rule/guardform-ssh-to-ds"
     );
     assert!(
         out.contains("/guardform/ {'Service': 'lambda.amazonaws.com'}"),
