@@ -27,13 +27,14 @@ import pytest
 BUNDLES = Path(__file__).resolve().parent
 REPO_ROOT = BUNDLES.parent
 COMMON = BUNDLES / "_common"
-FINDINGS_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "findings"
+# Real GuardDuty findings, kept in the repository (provenance in SOURCES.md beside them).
+FINDINGS_DIR = BUNDLES / "tests" / "fixtures" / "findings"
 
 if not FINDINGS_DIR.is_dir() or not list(FINDINGS_DIR.glob("*.json")):
     # Fail the whole run loudly rather than skipping: every bundle's tests need these.
     raise RuntimeError(
-        f"GuardDuty fixture findings not found in {FINDINGS_DIR}: the tests expect the shared/ "
-        f"folder beside the repository ({REPO_ROOT.parent}/shared/fixtures/findings)"
+        f"GuardDuty fixture findings not found in {FINDINGS_DIR}: they are part of the "
+        f"repository (bundles/tests/fixtures/findings/*.json); restore them from version control"
     )
 
 # As in the Lambda zip, the shared modules are importable by their plain names.
@@ -47,6 +48,14 @@ BITCOIN_DNS = "03_CryptoCurrency_EC2_BitcoinTool.B_DNS.eventbridge.json"
 S3_MALICIOUS_IP = "04_Impact_S3_MaliciousIPCaller.sample.finding.json"
 IAM_MALICIOUS_IP = "05_UnauthorizedAccess_IAMUser_MaliciousIPCaller.sample.finding.json"
 EC2_MALICIOUS_IP_CUSTOM = "06_UnauthorizedAccess_EC2_MaliciousIPCaller.Custom.eventbridge.json"
+
+_MISSING = [
+    name
+    for name in ("SOURCES.md", SSH_BRUTE_FORCE, PORT_PROBE, BITCOIN_DNS, S3_MALICIOUS_IP, IAM_MALICIOUS_IP, EC2_MALICIOUS_IP_CUSTOM)
+    if not (FINDINGS_DIR / name).is_file()
+]
+if _MISSING:
+    raise RuntimeError(f"GuardDuty fixture files missing from {FINDINGS_DIR}: {', '.join(_MISSING)}")
 
 SENTINEL_KEY = "2:SENTINEL-api-key-0f9e8d7c6b5a"
 SLACK_PATH = "/services/T0000SENT/B0000SENT/sentinelWebhookToken42"

@@ -2,11 +2,11 @@
 //! code. Progress bars live here; the library only calls the `Reporter` trait.
 
 use clap::{Args, Parser, Subcommand};
-use guardform::apply::{ChangeResult, Outcome, Reporter};
-use guardform::aws::ConnectOptions;
-use guardform::commands::{
-    self, ApplyCommandOptions, ExitStatus, GlobalOptions, PlanOptions, SyncOptions,
+use guardform::cli::{
+    self as commands, ApplyCommandOptions, ExitStatus, GlobalOptions, PlanOptions, SyncOptions,
 };
+use guardform::cloud::aws::ConnectOptions;
+use guardform::engine::outcome::{ChangeResult, Outcome, Reporter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -167,18 +167,19 @@ impl Reporter for Progress {
     fn finished(&self, result: &ChangeResult) {
         let line = match &result.outcome {
             Outcome::Applied => format!("{}: done", result.address),
+            Outcome::NoOp => format!("{}: already done", result.address),
             Outcome::Failed { error } => format!("{}: FAILED: {error}", result.address),
             Outcome::Skipped { reason } => format!("{}: skipped: {reason}", result.address),
         };
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
-                if !matches!(result.outcome, Outcome::Applied) {
+                if !result.outcome.succeeded() {
                     bar.println(line);
                 }
             }
             None if self.plain => {
-                let applied = matches!(result.outcome, Outcome::Applied);
+                let applied = result.outcome.succeeded();
                 if !applied || self.every.load(std::sync::atomic::Ordering::Relaxed) {
                     eprintln!("{line}");
                 }

@@ -204,7 +204,7 @@ fn editing_a_bundle_updates_only_that_function() {
         .guardform(dir.path(), &["plan", "--detailed-exitcode"])
         .expect_code(0);
     let sha = emulator.boto3(&format!("{PY}\nprint(client('lambda').get_function(FunctionName='guardform-echo')['Configuration']['CodeSha256'])"));
-    let zip = guardform::bundles::find("echo", dir.path()).unwrap();
+    let zip = guardform::kinds::responses::bundles::find("echo", dir.path()).unwrap();
     assert_eq!(
         sha.trim(),
         zip.code_sha256(),

@@ -6,9 +6,9 @@ use super::{
     FeatureSetting, IpListSpec, ListSource, Manifest, OrganizationSettings, RegionInclude,
     RegionSelection, ResponseAction, ResponseSpec, RunSpec, Storage, When,
 };
-use crate::catalog;
-use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::iplist::ListKind;
+use crate::kinds::ip_lists::normalize::ListKind;
+use crate::manifest::catalog;
+use crate::manifest::diagnostic::{Diagnostic, did_you_mean};
 use std::collections::BTreeMap;
 
 /// The keys each mapping of the manifest accepts, by section path. The JSON Schema is checked
@@ -1613,7 +1613,7 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::Severity;
+    use crate::manifest::diagnostic::Severity;
 
     const MINIMAL: &str = "version: 1\norganization:\n  delegated_admin: \"222222222222\"\naccounts:\n  include: { all: true }\nregions:\n  include: [eu-west-1]\n";
 

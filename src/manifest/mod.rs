@@ -1,18 +1,47 @@
 //! The manifest: what the user declares. `load` reads and checks a file and returns either a
 //! [`Manifest`] or every problem found, with positions.
 
+pub mod catalog;
 mod check;
+pub mod diagnostic;
 pub mod schema;
 pub mod yaml;
 
-use crate::diagnostic::{self, Diagnostic, Severity, Source};
-use crate::iplist::ListKind;
+use diagnostic::{Diagnostic, Severity, Source};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use check::{KNOWN_KEYS, LIST_FORMATS, RESOURCE_TYPES, SEVERITY_LABELS, check};
+
+/// Which GuardDuty list the entries go to; the limits and safety rules differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    /// An IPSet: findings for these addresses are silenced.
+    Trusted,
+    /// A ThreatIntelSet: traffic with these addresses raises findings.
+    Threat,
+}
+
+impl ListKind {
+    /// GuardDuty's entry limit for this kind of list.
+    pub fn max_entries(self) -> usize {
+        match self {
+            ListKind::Trusted => 2_000,
+            ListKind::Threat => 250_000,
+        }
+    }
+
+    /// The word used in the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListKind::Trusted => "trusted",
+            ListKind::Threat => "threat",
+        }
+    }
+}
 
 /// The manifest format version this build understands.
 pub const FORMAT_VERSION: u64 = 1;
@@ -274,24 +303,37 @@ pub enum ManifestError {
     },
 }
 
+/// Checks that need more than the manifest's text (the bundles beside it): given the response
+/// entries that parsed and the manifest's folder, the problems found.
+pub type ExtraCheck<'a> = &'a dyn Fn(&[ResponseSpec], &Path) -> Vec<Diagnostic>;
+
 /// Reads and checks a manifest file.
-pub fn load(path: &Path, color: bool) -> Result<LoadedManifest, ManifestError> {
+pub fn load(
+    path: &Path,
+    color: bool,
+    extra: ExtraCheck<'_>,
+) -> Result<LoadedManifest, ManifestError> {
     let display = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: display.clone(),
         source,
     })?;
-    load_str(&display, source, color)
+    load_str(&display, source, color, extra)
 }
 
 /// Checks manifest text that came from `path`.
-pub fn load_str(path: &str, source: String, color: bool) -> Result<LoadedManifest, ManifestError> {
+pub fn load_str(
+    path: &str,
+    source: String,
+    color: bool,
+    extra: ExtraCheck<'_>,
+) -> Result<LoadedManifest, ManifestError> {
     let (manifest, mut diagnostics, responses) = check::check_with_responses(&source);
     let folder = Path::new(path)
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    diagnostics.extend(crate::responses::check_bundles(&responses, &folder));
+    diagnostics.extend(extra(&responses, &folder));
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)

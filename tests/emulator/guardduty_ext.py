@@ -4,7 +4,11 @@ Installs, into moto's own GuardDuty service, the operations guardform needs that
 stock moto lacks or gets wrong: one detector per account and Region with
 validated features merged by name, tags, the Organizations delegated
 administrator, the organization configuration, members (organization and
-invitation flows), invitations and member detectors.
+invitation flows), invitations and member detectors. Enabling GuardDuty in an
+account (any detector creation) creates GuardDuty's service-linked role
+AWSServiceRoleForAmazonGuardDuty in that account's IAM, and
+iam:CreateServiceLinkedRole answers as AWS does (role names, InvalidInput for a
+name already taken).
 
 State lives on moto's ``GuardDutyBackend`` objects (one per account and Region),
 so ``POST /moto-api/reset`` wipes it with everything else.
@@ -103,9 +107,12 @@ RES_OTHER_ADMIN = (
     "The request is rejected because the given account ID is already associated with another administrator account."
 )
 RES_SUSPENDED = "The request is rejected because the account is suspended."
-RES_MANAGEMENT_NO_DETECTOR = (
+# AWS's own text (seen in public error reports) when the delegated administrator adds the
+# management account while it lacks GuardDuty's service-linked role (see create_members).
+RES_MANAGEMENT_NO_SLR = (
     "Operation failed because your organization master must first enable GuardDuty to be added as a member"
 )
+RES_MANAGEMENT_NO_DETECTOR = RES_MANAGEMENT_NO_SLR  # former name, kept for importers
 RES_NOT_MEMBER = "The request is rejected because the input account is not a member of the current account."
 RES_NOT_ASSOCIATED = "The request is rejected because the input account is not associated with the current account."
 RES_NO_DETECTOR = "The request is rejected because the member account does not have a detector in this Region."
@@ -120,6 +127,24 @@ RES_AUTO_ENABLE_ALL = (
 RES_NO_INVITATION = "The request is rejected because the current account does not have an invitation from the requested account."
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+# GuardDuty's service-linked role ("Service-linked role permissions for GuardDuty"): created in an
+# account the first time GuardDuty is enabled there (CreateDetector, any Region), or explicitly
+# with iam:CreateServiceLinkedRole --aws-service-name guardduty.amazonaws.com. IAM is global.
+SLR_SERVICE = GUARDDUTY_PRINCIPAL
+SLR_NAME = "AWSServiceRoleForAmazonGuardDuty"
+SLR_PATH = f"/aws-service-role/{SLR_SERVICE}/"
+# AWS's role names for the GuardDuty service principals (moto derives "AWSServiceRoleForguardduty").
+SLR_NAMES = {
+    SLR_SERVICE: SLR_NAME,
+    "malware-protection.guardduty.amazonaws.com": "AWSServiceRoleForAmazonGuardDutyMalwareProtection",
+}
+# iam:CreateServiceLinkedRole for a name already in the account: InvalidInput (400), as AWS
+# answers ("...has been taken in this account, please try a different suffix.", the wording in
+# every public report of this error, for any service).
+MSG_SLR_TAKEN = "Service role name {name} has been taken in this account, please try a different suffix."
+# GuardDuty's role name is fixed: AWS refuses a CustomSuffix for services that take none.
+MSG_SLR_NO_SUFFIX = "Custom suffix is not allowed for {service}"
 
 
 # --------------------------------------------------------------------------------------
@@ -206,6 +231,82 @@ def _detector_of(account_id: str, region: str) -> "Detector | None":
     for det in backend.detectors.values():
         return det
     return None
+
+
+# Service-linked role (IAM) -------------------------------------------------------------
+
+
+def _iam_backend(account_id: str, region: str = "us-east-1") -> Any:
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    return iam_backends[account_id][get_partition(region)]
+
+
+def has_service_linked_role(account_id: str, region: str = "us-east-1") -> bool:
+    """Whether `account_id` has AWSServiceRoleForAmazonGuardDuty (IAM is global: any Region of
+    the partition answers the same)."""
+    return any(
+        role.name == SLR_NAME and role.path == SLR_PATH
+        for role in list(_iam_backend(account_id, region).roles.values())
+    )
+
+
+def ensure_service_linked_role(account_id: str, region: str = "us-east-1") -> None:
+    """What enabling GuardDuty does to the account's IAM: create the service-linked role unless a
+    role of that name is already there."""
+    iam = _iam_backend(account_id, region)
+    if any(role.name == SLR_NAME for role in list(iam.roles.values())):
+        return
+    iam.create_service_linked_role(SLR_SERVICE, None, None)
+
+
+def _slr_trust_policy(service: str) -> str:
+    # As AWS documents the role's trust policy (Principal.Service a plain string).
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    })
+
+
+def _install_iam_hooks() -> None:
+    """iam:CreateServiceLinkedRole as AWS answers it: GuardDuty's role names and path, no custom
+    suffix for them, and InvalidInput (not moto's EntityAlreadyExists 409) for a name already
+    taken in the account, for every service."""
+    from moto.iam.exceptions import EntityAlreadyExists, InvalidInput
+    from moto.iam.models import IAMBackend
+
+    orig = IAMBackend.create_service_linked_role
+    if getattr(orig, "_gf_wrapped", False):
+        return
+
+    def create_service_linked_role(self: Any, service_name: str, description: str | None,
+                                   suffix: str | None) -> Any:
+        name = SLR_NAMES.get(service_name)
+        if name is None:
+            try:
+                return orig(self, service_name, description, suffix)
+            except EntityAlreadyExists as e:
+                m = re.match(r"^Role with name (.+) already exists\.$", str(e.message))
+                taken = m.group(1) if m else service_name
+                raise InvalidInput(MSG_SLR_TAKEN.format(name=taken)) from None
+        if suffix:
+            raise InvalidInput(MSG_SLR_NO_SUFFIX.format(service=service_name))
+        if any(role.name == name for role in list(self.roles.values())):
+            raise InvalidInput(MSG_SLR_TAKEN.format(name=name))
+        return self.create_role(
+            name,
+            _slr_trust_policy(service_name),
+            f"/aws-service-role/{service_name}/",
+            permissions_boundary=None,
+            description=description,  # type: ignore[arg-type]
+            tags=[],
+            max_session_duration="3600",
+            linked_service=service_name,
+        )
+
+    create_service_linked_role._gf_wrapped = True  # type: ignore[attr-defined]
+    IAMBackend.create_service_linked_role = create_service_linked_role  # type: ignore[method-assign]
 
 
 # Organizations ------------------------------------------------------------------------
@@ -476,6 +577,8 @@ def _create_detector(account_id: str, region: str, enabled: bool, frequency: str
     backend = _ensure_state(gd(account_id, region))
     if backend.detectors:
         raise BadRequest(MSG_DETECTOR_EXISTS)
+    # Enabling GuardDuty creates its service-linked role in the account (if missing).
+    ensure_service_linked_role(account_id, region)
     det = GFDetector(account_id, region, enabled, frequency or "SIX_HOURS", tags)
     if features:
         det.apply_features(features)
@@ -1506,8 +1609,11 @@ def create_members(self: Any) -> Any:
         if _associated_elsewhere(acct, self.region, admin_id):
             unprocessed.append({"accountId": acct, "result": RES_OTHER_ADMIN})
             continue
-        if in_org and acct == mgmt_id and _detector_of(acct, self.region) is None:
-            unprocessed.append({"accountId": acct, "result": RES_MANAGEMENT_NO_DETECTOR})
+        if in_org and acct == mgmt_id and not has_service_linked_role(acct, self.region):
+            # "Designating a delegated GuardDuty administrator account": the management account
+            # needs GuardDuty's service-linked role (made when GuardDuty is first enabled there,
+            # in any Region, or with iam:CreateServiceLinkedRole) before it can become a member.
+            unprocessed.append({"accountId": acct, "result": RES_MANAGEMENT_NO_SLR})
             continue
         rec = backend.gf_members.get(acct)
         if rec is None:
@@ -1958,6 +2064,7 @@ def install() -> None:
         setattr(GuardDutyResponse, name, fn)
     GuardDutyResponse.call_action = _gf_call_action
     _install_lists_debug_route()
+    _install_iam_hooks()
 
     orig_init = GuardDutyBackend.__init__
 
@@ -1968,6 +2075,16 @@ def install() -> None:
     __init__._gf_wrapped = True  # type: ignore[attr-defined]
     if not getattr(orig_init, "_gf_wrapped", False):
         GuardDutyBackend.__init__ = __init__  # type: ignore[method-assign]
+
+    # Any other path to moto's own create_detector also enables GuardDuty: same role.
+    orig_create = GuardDutyBackend.create_detector
+    if not getattr(orig_create, "_gf_wrapped", False):
+        def backend_create_detector(self: GuardDutyBackend, *args: Any, **kwargs: Any) -> Any:
+            ensure_service_linked_role(self.account_id, self.region_name)
+            return orig_create(self, *args, **kwargs)
+
+        backend_create_detector._gf_wrapped = True  # type: ignore[attr-defined]
+        GuardDutyBackend.create_detector = backend_create_detector  # type: ignore[method-assign]
 
     # Stock backend methods used by the filter operations go through get_detector.
     _INSTALLED = True

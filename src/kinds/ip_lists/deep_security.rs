@@ -2,7 +2,7 @@
 //! `GET /api/iplists/{id}`, `POST /api/iplists/search` by name. The API key is read from the
 //! environment variable the manifest names and never appears in output, logs or errors.
 
-use crate::http::{HttpError, HttpsClient};
+use crate::cloud::http::{HttpError, HttpsClient};
 use crate::manifest::DeepSecuritySource;
 use serde::Deserialize;
 use serde_json::json;

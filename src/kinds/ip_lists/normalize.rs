@@ -11,33 +11,7 @@
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use std::net::{IpAddr, Ipv4Addr};
 
-/// Which GuardDuty list the entries go to; the limits and safety rules differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ListKind {
-    /// An IPSet: findings for these addresses are silenced.
-    Trusted,
-    /// A ThreatIntelSet: traffic with these addresses raises findings.
-    Threat,
-}
-
-impl ListKind {
-    /// GuardDuty's entry limit for this kind of list.
-    pub fn max_entries(self) -> usize {
-        match self {
-            ListKind::Trusted => 2_000,
-            ListKind::Threat => 250_000,
-        }
-    }
-
-    /// The word used in the manifest.
-    pub fn name(self) -> &'static str {
-        match self {
-            ListKind::Trusted => "trusted",
-            ListKind::Threat => "threat",
-        }
-    }
-}
+pub use crate::manifest::ListKind;
 
 /// GuardDuty's limit on a list file's size.
 pub const MAX_BYTES: usize = 35 * 1024 * 1024;

@@ -270,7 +270,12 @@ pub struct Aws {
     stats: Arc<Stats>,
     credentials: Mutex<HashMap<String, SharedCredentialsProvider>>,
     guardduty: Mutex<HashMap<(String, String), aws_sdk_guardduty::Client>>,
+    /// Detector ids by (account, Region), read once and shared by every kind that needs them.
+    detectors: Mutex<HashMap<(String, String), DetectorCell>>,
 }
+
+/// A detector id read once: `None` inside when the account has no detector there.
+type DetectorCell = Arc<tokio::sync::OnceCell<Option<String>>>;
 
 /// Reads `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` before aws-config does: invalid values make
 /// the SDK panic, guardform says what is wrong instead.
@@ -351,6 +356,7 @@ impl Aws {
             stats,
             credentials: Mutex::new(HashMap::new()),
             guardduty: Mutex::new(HashMap::new()),
+            detectors: Mutex::new(HashMap::new()),
         })
     }
 
@@ -409,6 +415,61 @@ impl Aws {
             .region(Region::new(region.to_string()));
         builder.set_credentials_provider(self.credentials_for(account));
         builder.build()
+    }
+
+    /// The GuardDuty detector of `account` in `region` (GuardDuty allows one), read once per
+    /// run however many kinds ask.
+    pub async fn detector_id(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<Option<String>, AwsError> {
+        let cell = {
+            let mut cells = self.detectors.lock().unwrap_or_else(|e| e.into_inner());
+            cells
+                .entry((account.to_string(), region.to_string()))
+                .or_default()
+                .clone()
+        };
+        cell.get_or_try_init(|| async {
+            let output = self
+                .guardduty(account, region)
+                .list_detectors()
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new(format!("listing detectors in {account}/{region}"), e)
+                })?;
+            Ok(output.detector_ids().first().cloned())
+        })
+        .await
+        .cloned()
+    }
+
+    /// The detector as it is now: the one already known, or read again when none was (another
+    /// call, such as EnableOrganizationAdminAccount, may have created one since).
+    pub async fn current_detector_id(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> Result<Option<String>, AwsError> {
+        if let Some(id) = self.detector_id(account, region).await? {
+            return Ok(Some(id));
+        }
+        self.detectors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(account.to_string(), region.to_string()));
+        self.detector_id(account, region).await
+    }
+
+    /// Records a detector created during this run.
+    pub fn remember_detector(&self, account: &str, region: &str, id: &str) {
+        let cell = tokio::sync::OnceCell::new_with(Some(Some(id.to_string())));
+        self.detectors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((account.to_string(), region.to_string()), Arc::new(cell));
     }
 
     /// A GuardDuty client acting in `account` and `region`.

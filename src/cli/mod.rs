@@ -2,17 +2,15 @@
 //! discover → observe → diff → render/apply) and says what exit status it ends with. The binary
 //! parses arguments, draws progress and turns [`ExitStatus`] into a process exit code.
 
-use crate::apply::{self, ApplyOptions, ApplyReport, Outcome, Reporter};
-use crate::aws::{Aws, AwsError, ConnectOptions, RoleSettings};
-use crate::discover::{self, DiscoverError, Discovery};
-use crate::manifest::Manifest;
+use crate::cloud::aws::{Aws, AwsError, ConnectOptions, RoleSettings};
+use crate::cloud::discover::{self, DiscoverError};
+use crate::engine::outcome::{ApplyReport, Outcome, Reporter};
+use crate::engine::plan::{self, Change, ManifestRef, Plan, PlanFileError};
+use crate::engine::render::{self, Style};
+use crate::engine::{ReadError, Registry, States};
+use crate::kinds::{self, Context, ip_lists, responses};
+use crate::manifest::schema;
 use crate::manifest::{self, LoadedManifest, ManifestError};
-use crate::observe::{self, Observed};
-use crate::plan::{self, Change, ManifestRef, Plan, PlanFileError, ResourceKind};
-use crate::render::{self, Style};
-use crate::responses;
-use crate::sources::{self, ListContent, SourceErrors};
-use crate::{diff, manifest::schema};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,7 +55,7 @@ pub enum CommandError {
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
-    Sources(#[from] SourceErrors),
+    Read(ReadError),
     #[error("the manifest conflicts with what exists, and nothing was changed:\n  {}", .0.join("\n  "))]
     Conflicts(Vec<String>),
 }
@@ -87,8 +85,16 @@ fn say(global: &GlobalOptions, text: &str) {
     }
 }
 
+/// The checks of the manifest that need the bundles beside it.
+fn bundle_checks(
+    responses: &[manifest::ResponseSpec],
+    folder: &Path,
+) -> Vec<manifest::diagnostic::Diagnostic> {
+    responses::check::check_bundles(responses, folder)
+}
+
 fn load_manifest(global: &GlobalOptions) -> Result<LoadedManifest, CommandError> {
-    let loaded = manifest::load(&global.manifest, global.color)?;
+    let loaded = manifest::load(&global.manifest, global.color, &bundle_checks)?;
     if !loaded.warnings.is_empty() && !global.quiet {
         eprint!("{}", loaded.render_warnings(global.color));
     }
@@ -120,7 +126,7 @@ pub fn athena_ddl(
     regions: Option<String>,
 ) -> Result<ExitStatus, CommandError> {
     let from_manifest = || -> Option<(String, String)> {
-        let loaded = manifest::load(&global.manifest, global.color).ok()?;
+        let loaded = manifest::load(&global.manifest, global.color, &bundle_checks).ok()?;
         loaded
             .manifest
             .responses
@@ -145,7 +151,7 @@ pub fn athena_ddl(
         },
     };
     let prefix = prefix.trim_matches('/').to_string();
-    let manifest_regions = manifest::load(&global.manifest, global.color)
+    let manifest_regions = manifest::load(&global.manifest, global.color, &bundle_checks)
         .ok()
         .and_then(|loaded| match &loaded.manifest.regions.include {
             manifest::RegionInclude::List(list) => Some(
@@ -159,7 +165,7 @@ pub fn athena_ddl(
         });
     let regions = regions
         .or(manifest_regions)
-        .unwrap_or_else(|| crate::catalog::DEFAULT_REGIONS.join(","));
+        .unwrap_or_else(|| crate::manifest::catalog::DEFAULT_REGIONS.join(","));
     let Some(accounts) = accounts else {
         return Err(CommandError::Refused(
             "--accounts is needed: the table's partition projection lists the accounts whose findings are archived\n  hint: e.g. --accounts \"$(aws organizations list-accounts --query 'Accounts[].Id' --output text | tr '\\t' ',')\"".to_string(),
@@ -174,29 +180,24 @@ pub fn athena_ddl(
     };
     out(&format!(
         "{}\n{}",
-        fill(crate::bundles::ATHENA_TABLE),
-        fill(crate::bundles::ATHENA_QUERIES)
+        fill(responses::bundles::ATHENA_TABLE),
+        fill(responses::bundles::ATHENA_QUERIES)
     ));
     Ok(ExitStatus::Success)
 }
 
 /// `guardform schema`.
 pub fn schema() -> Result<ExitStatus, CommandError> {
-    out(&(serde_json::to_string_pretty(&schema::schema()).unwrap_or_default() + "\n"));
+    let bundles = responses::bundles::builtin_names();
+    out(&(serde_json::to_string_pretty(&schema::schema(&bundles)).unwrap_or_default() + "\n"));
     Ok(ExitStatus::Success)
 }
 
 /// Everything read from AWS for a manifest.
 struct World {
-    aws: Arc<Aws>,
-    /// The manifest with defaults that need AWS filled in (the list bucket's Region).
-    manifest: Manifest,
-    discovery: Arc<Discovery>,
-    observed: Observed,
-    /// IP lists as their sources give them now.
-    lists: Vec<ListContent>,
-    /// The bundle of each `run` response, by response name.
-    bundles: std::collections::BTreeMap<String, crate::bundles::Bundle>,
+    registry: Registry<Context>,
+    context: Context,
+    states: States,
 }
 
 async fn read_world(
@@ -222,20 +223,12 @@ async fn read_world(
         &format!("Reading the organization as {} ...", aws.caller_arn()),
     );
     let discovery = Arc::new(discover::discover(&aws, &manifest).await?);
-    let admin = discovery.delegated_admin.clone();
-    let lists = if manifest.ip_lists.is_empty() {
-        Vec::new()
-    } else {
+    if !manifest.ip_lists.is_empty() {
         say(
             global,
             &format!("Reading {} IP list source(s) ...", manifest.ip_lists.len()),
         );
-        let folder = Path::new(&loaded.path)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        sources::resolve(&manifest.ip_lists, &folder, &aws, &admin).await?
-    };
+    }
     say(
         global,
         &format!(
@@ -244,107 +237,37 @@ async fn read_world(
             discovery.members.len()
         ),
     );
-    let mut observed = observe::observe(aws.clone(), discovery.clone(), global.parallelism).await?;
-    if let Some(storage) = &manifest.storage {
-        observe::observe_list_storage(&aws, &mut observed, &admin, storage, &lists).await?;
-    }
-    let folder = Path::new(&loaded.path)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let bundles: std::collections::BTreeMap<String, crate::bundles::Bundle> =
-        responses::prepare(&manifest, &folder)
-            .map_err(CommandError::Refused)?
-            .into_iter()
-            .filter_map(|p| p.bundle.map(|b| (p.spec.name.clone(), b)))
-            .collect();
-    let names: Vec<String> = manifest.responses.iter().map(|r| r.name.clone()).collect();
-    // Without `responses`, reading them only finds leftovers to remove: a caller whose role
-    // may not read EventBridge, Lambda or IAM gets a note instead of an error.
-    let read_responses = async {
-        let mut states = Vec::new();
-        for region in discovery.regions.clone() {
-            states.push((
-                region.clone(),
-                responses::observe_region(&aws, &admin, &region, &names).await?,
-            ));
-        }
-        Ok::<_, AwsError>((states, responses::observe_roles(&aws, &admin).await?))
-    };
-    match read_responses.await {
-        Ok((states, roles)) => {
-            for (region, state) in states {
-                observed.regions.entry(region).or_default().responses = state;
-            }
-            observed.roles = roles;
-        }
-        Err(error)
-            if names.is_empty()
-                && error
-                    .code
-                    .as_deref()
-                    .is_some_and(|c| c.starts_with("AccessDenied")) =>
-        {
-            observed.notes.push(format!("response wiring was not read ({error}); the manifest has no `responses`, so nothing depends on it"));
-        }
-        Err(error) => return Err(error.into()),
-    }
-    observed.bundles = bundles
-        .iter()
-        .map(|(name, bundle)| (name.clone(), bundle.code_sha256().to_string()))
-        .collect();
-    Ok(World {
+    let context = Context {
         aws,
         manifest,
+        manifest_dir: Path::new(&loaded.path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
         discovery,
-        observed,
-        lists,
-        bundles,
+        parallelism: global.parallelism,
+        list_timeout: std::time::Duration::from_secs(300),
+    };
+    let registry = kinds::registry();
+    let states = registry.read(&context).await.map_err(CommandError::Read)?;
+    Ok(World {
+        registry,
+        context,
+        states,
     })
 }
 
 fn make_plan(loaded: &LoadedManifest, world: &World) -> Result<Plan, CommandError> {
-    diff::diff(
-        &world.manifest,
+    kinds::plan(
+        &world.registry,
+        &world.context,
+        &world.states,
         ManifestRef {
             path: loaded.path.clone(),
             digest: loaded.digest(),
         },
-        &world.discovery,
-        &world.observed,
-        &world.lists,
-        &world
-            .manifest
-            .responses
-            .iter()
-            .map(|spec| responses::Prepared {
-                spec,
-                bundle: world.bundles.get(&spec.name).cloned(),
-            })
-            .collect::<Vec<_>>(),
     )
     .map_err(CommandError::Conflicts)
-}
-
-fn apply_options(global: &GlobalOptions, world: &World) -> ApplyOptions {
-    let list_files = match &world.manifest.storage {
-        Some(storage) => world
-            .lists
-            .iter()
-            .map(|l| (l.key(storage), l.text.clone()))
-            .collect(),
-        None => Default::default(),
-    };
-    ApplyOptions {
-        parallelism: global.parallelism,
-        list_files,
-        list_timeout: std::time::Duration::from_secs(300),
-        function_zips: world
-            .bundles
-            .iter()
-            .map(|(name, bundle)| (name.clone(), bundle.zip().to_vec()))
-            .collect(),
-    }
 }
 
 fn print_stats(global: &GlobalOptions, aws: &Aws) {
@@ -390,7 +313,7 @@ pub async fn plan(
             ),
         );
     }
-    print_stats(global, &world.aws);
+    print_stats(global, &world.context.aws);
     Ok(if options.detailed_exitcode && !plan.is_empty() {
         ExitStatus::Changes
     } else {
@@ -447,7 +370,7 @@ fn report(global: &GlobalOptions, plan: &Plan, report: &ApplyReport) -> ExitStat
     let (mut added, mut changed, mut destroyed) = (0, 0, 0);
     for (change, result) in plan.changes.iter().zip(&report.results) {
         match &result.outcome {
-            Outcome::Applied => match change.action {
+            Outcome::Applied | Outcome::NoOp => match change.action {
                 plan::Action::Create => added += 1,
                 plan::Action::Update => changed += 1,
                 plan::Action::Delete => destroyed += 1,
@@ -464,16 +387,11 @@ fn report(global: &GlobalOptions, plan: &Plan, report: &ApplyReport) -> ExitStat
             }
         }
     }
-    match &report.pruned {
-        Ok(0) => {}
-        Ok(count) => say(
-            global,
-            &format!("Removed {count} old list file(s), keeping each list's last two versions."),
-        ),
-        Err(error) => say(
-            global,
-            &format!("warning: old list files were not removed: {error}"),
-        ),
+    for message in &report.afterwards {
+        match message {
+            Ok(text) => say(global, text),
+            Err(warning) => say(global, &format!("warning: {warning}")),
+        }
     }
     let (applied, failed, skipped) = report.counts();
     if report.succeeded() {
@@ -500,11 +418,12 @@ pub async fn apply(
         Some(file) => {
             let saved = plan::load(file)?;
             let source = saved.manifest_source.clone().unwrap_or_default();
-            let loaded = manifest::load_str(&saved.manifest.path, source, global.color)?;
+            let loaded =
+                manifest::load_str(&saved.manifest.path, source, global.color, &bundle_checks)?;
             let world = read_world(global, &loaded).await?;
             let now = make_plan(&loaded, &world)?;
             if now.observed_fingerprint != saved.observed_fingerprint {
-                print_stats(global, &world.aws);
+                print_stats(global, &world.context.aws);
                 return Err(CommandError::Stale {
                     path: file.display().to_string(),
                 });
@@ -544,7 +463,7 @@ async fn execute(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ExitStatus, CommandError> {
     if plan.is_empty() {
-        print_stats(global, &world.aws);
+        print_stats(global, &world.context.aws);
         return Ok(ExitStatus::Success);
     }
     let blocked = plan.blocked(options.allow_destroy, options.allow_admin_change);
@@ -570,15 +489,18 @@ async fn execute(
         out("\nApply cancelled.\n");
         return Ok(ExitStatus::Failure);
     }
-    let result = apply::apply(
-        world.aws.clone(),
-        plan,
-        &apply_options(global, world),
-        reporter,
-    )
-    .await;
+    let result = world
+        .registry
+        .apply(
+            &world.context,
+            &world.states,
+            plan,
+            global.parallelism,
+            reporter,
+        )
+        .await;
     let status = report(global, plan, &result);
-    print_stats(global, &world.aws);
+    print_stats(global, &world.context.aws);
     Ok(status)
 }
 
@@ -620,29 +542,31 @@ pub async fn sync_ip_lists(
     }
     let world = read_world(global, &loaded).await?;
     let full = make_plan(&loaded, &world)?;
+    let list_types = world.registry.types_of(ip_lists::NAME);
     let wanted = |c: &Change| {
-        c.kind.is_ip_list()
+        list_types.contains(&c.kind.as_str())
             && match &options.only {
                 None => true,
                 Some(only) => {
-                    c.kind == ResourceKind::S3Bucket || c.inputs.get("list") == Some(only)
+                    c.kind == ip_lists::bucket::TYPE || c.inputs.get("list") == Some(only)
                 }
             }
     };
     let list_regions: std::collections::BTreeSet<&str> = full
         .changes
         .iter()
-        .filter(|c| wanted(c) && !matches!(c.kind, ResourceKind::S3Bucket | ResourceKind::S3Object))
+        .filter(|c| {
+            wanted(c) && c.kind != ip_lists::bucket::TYPE && c.kind != ip_lists::object::TYPE
+        })
         .map(|c| c.region.as_str())
         .collect();
     let unready: Vec<String> = full
         .changes
         .iter()
         .filter(|c| {
-            matches!(
-                c.kind,
-                ResourceKind::OrganizationAdmin | ResourceKind::Detector
-            ) && c.action != plan::Action::Update
+            (c.kind == kinds::guardduty::organization_admin::TYPE
+                || c.kind == kinds::guardduty::detector::TYPE)
+                && c.action != plan::Action::Update
                 && list_regions.contains(c.region.as_str())
         })
         .map(|c| c.address.clone())
@@ -660,6 +584,7 @@ pub async fn sync_ip_lists(
         full.targets.clone(),
         full.notes.clone(),
         changes,
+        |type_name| world.registry.rank(type_name),
     );
     out(&render::human(
         &plan,
@@ -668,7 +593,7 @@ pub async fn sync_ip_lists(
         },
     ));
     if options.detailed_exitcode && plan.is_empty() {
-        print_stats(global, &world.aws);
+        print_stats(global, &world.context.aws);
         return Ok(ExitStatus::Success);
     }
     let apply_options = ApplyCommandOptions {

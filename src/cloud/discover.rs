@@ -1,7 +1,7 @@
 //! Which accounts and Regions the manifest targets: Organizations (accounts, OUs, tags) and the
 //! Account API (enabled Regions of the administrator account).
 
-use crate::aws::{Aws, AwsError};
+use crate::cloud::aws::{Aws, AwsError};
 use crate::manifest::{AccountSelector, Manifest, RegionInclude};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -42,92 +42,9 @@ impl Action {
     }
 }
 
-/// The kinds of resource guardform manages, in the order apply creates them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum ResourceKind {
-    /// The organization's delegated GuardDuty administrator in a Region.
-    #[serde(rename = "guardduty.organization_admin")]
-    OrganizationAdmin,
-    /// The administrator's detector in a Region.
-    #[serde(rename = "guardduty.detector")]
-    Detector,
-    /// Organization auto-enable settings in a Region.
-    #[serde(rename = "guardduty.org_config")]
-    OrgConfig,
-    /// A member account and its detector's features in a Region.
-    #[serde(rename = "guardduty.member")]
-    Member,
-    /// The bucket IP list files are stored in.
-    #[serde(rename = "s3.bucket")]
-    S3Bucket,
-    /// One IP list file (content-addressed).
-    #[serde(rename = "s3.object")]
-    S3Object,
-    /// A trusted IP list (IPSet) of the administrator in a Region.
-    #[serde(rename = "guardduty.ipset")]
-    IpSet,
-    /// A threat list (ThreatIntelSet) of the administrator in a Region.
-    #[serde(rename = "guardduty.threat_intel_set")]
-    ThreatIntelSet,
-    /// A response Lambda's execution role (IAM is global).
-    #[serde(rename = "iam.role")]
-    IamRole,
-    /// A response's dead-letter queue.
-    #[serde(rename = "sqs.queue")]
-    SqsQueue,
-    /// A response Lambda.
-    #[serde(rename = "lambda.function")]
-    LambdaFunction,
-    /// EventBridge's permission to invoke a response Lambda.
-    #[serde(rename = "lambda.permission")]
-    LambdaPermission,
-    /// The EventBridge rule on GuardDuty findings.
-    #[serde(rename = "events.rule")]
-    EventsRule,
-    /// The rule's target, with retry policy and dead-letter queue.
-    #[serde(rename = "events.target")]
-    EventsTarget,
-}
-
-impl ResourceKind {
-    /// The type name used in addresses.
-    pub fn name(self) -> &'static str {
-        match self {
-            ResourceKind::OrganizationAdmin => "guardduty.organization_admin",
-            ResourceKind::Detector => "guardduty.detector",
-            ResourceKind::OrgConfig => "guardduty.org_config",
-            ResourceKind::Member => "guardduty.member",
-            ResourceKind::S3Bucket => "s3.bucket",
-            ResourceKind::S3Object => "s3.object",
-            ResourceKind::IpSet => "guardduty.ipset",
-            ResourceKind::ThreatIntelSet => "guardduty.threat_intel_set",
-            ResourceKind::IamRole => "iam.role",
-            ResourceKind::SqsQueue => "sqs.queue",
-            ResourceKind::LambdaFunction => "lambda.function",
-            ResourceKind::LambdaPermission => "lambda.permission",
-            ResourceKind::EventsRule => "events.rule",
-            ResourceKind::EventsTarget => "events.target",
-        }
-    }
-
-    /// True for the kinds `guardform sync ip-lists` manages.
-    pub fn is_ip_list(self) -> bool {
-        matches!(
-            self,
-            ResourceKind::S3Bucket
-                | ResourceKind::S3Object
-                | ResourceKind::IpSet
-                | ResourceKind::ThreatIntelSet
-        )
-    }
-
-    /// The address of a resource of this kind.
-    pub fn address(self, account: Option<&str>, region: &str) -> String {
-        match account {
-            Some(account) => format!("{}[{account}/{region}]", self.name()),
-            None => format!("{}[{region}]", self.name()),
-        }
-    }
+/// The address of a resource: `type[scope/name]`, e.g. `guardduty.detector[222222222222/eu-west-1]`.
+pub fn address(type_name: &str, parts: &[&str]) -> String {
+    format!("{type_name}[{}]", parts.join("/"))
 }
 
 /// Flat attributes: dotted names (`features.S3_DATA_EVENTS`) to JSON values.
@@ -137,8 +54,9 @@ pub type Attributes = BTreeMap<String, Value>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub address: String,
+    /// The resource type (`guardduty.member`), as the kind that plans it names it.
     #[serde(rename = "type")]
-    pub kind: ResourceKind,
+    pub kind: String,
     pub action: Action,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -237,17 +155,23 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Builds a plan from changes, sorted in apply order and counted.
+    /// Builds a plan from changes, sorted for reading (by the rank of their type, then Region,
+    /// account and address) and counted. The order is for people; apply follows dependencies.
     pub fn new(
         manifest: ManifestRef,
         observed_fingerprint: String,
         targets: Targets,
         notes: Vec<String>,
         mut changes: Vec<Change>,
+        rank: impl Fn(&str) -> usize,
     ) -> Plan {
         changes.sort_by(|a, b| {
-            (a.kind, &a.region, &a.account, &a.address)
-                .cmp(&(b.kind, &b.region, &b.account, &b.address))
+            (rank(&a.kind), &a.region, &a.account, &a.address).cmp(&(
+                rank(&b.kind),
+                &b.region,
+                &b.account,
+                &b.address,
+            ))
         });
         let mut summary = Summary::default();
         for change in &changes {

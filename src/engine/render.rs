@@ -1,7 +1,7 @@
 //! Renders a plan for people (Terraform-style symbols, attribute diffs, identical changes
 //! collapsed) and for machines (the versioned JSON plan). Both read the same [`Plan`].
 
-use crate::plan::{Action, Attributes, Change, Plan};
+use crate::engine::plan::{Action, Attributes, Change, Plan};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -175,7 +175,7 @@ fn will(action: Action) -> &'static str {
 }
 
 type GroupKey<'a> = (
-    crate::plan::ResourceKind,
+    &'a str,
     Action,
     &'a Attributes,
     &'a Attributes,
@@ -232,7 +232,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for change in &plan.changes {
         let key: GroupKey<'_> = (
-            change.kind,
+            change.kind.as_str(),
             change.action,
             &change.before,
             &change.after,
@@ -286,7 +286,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
         let mut regions: Vec<&str> = changes.iter().map(|c| c.region.as_str()).collect();
         regions.sort_unstable();
         regions.dedup();
-        let kind = first.kind.name();
+        let kind = first.kind.as_str();
         let _ = writeln!(
             out,
             "  # {} identical {kind} changes {}",

@@ -2,10 +2,10 @@
 //! exact file GuardDuty will read: normalised TXT, or the source as it is for other formats.
 //! Every list is read; all problems are reported together.
 
-use crate::aws::{Aws, AwsError};
-use crate::deep_security::{self, DeepSecurityError};
-use crate::http::{HttpError, HttpsClient};
-use crate::iplist::{self, ListKind};
+use crate::cloud::aws::{Aws, AwsError};
+use crate::cloud::http::{HttpError, HttpsClient};
+use crate::kinds::ip_lists::deep_security::{self, DeepSecurityError};
+use crate::kinds::ip_lists::normalize::{self as iplist, ListKind};
 use crate::manifest::{IpListSpec, ListSource, Storage, sha256_hex};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

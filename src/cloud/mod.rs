@@ -1,0 +1,5 @@
+//! Everything that talks to AWS (or another HTTP server) without knowing a resource kind.
+
+pub mod aws;
+pub mod discover;
+pub mod http;

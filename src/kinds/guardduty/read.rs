@@ -1,0 +1,280 @@
+//! Reads GuardDuty's organization state per Region through the administrator's batch APIs, so a
+//! no-op plan costs a few calls per Region plus two per 50 member accounts.
+
+use super::state::{
+    DetectorState, FeatureState, GuardDutyState, MemberState, OrgConfigState, RegionState,
+};
+use crate::cloud::aws::{Aws, AwsError};
+use crate::cloud::discover::Discovery;
+use std::collections::BTreeMap;
+use tokio::sync::Semaphore;
+
+fn feature_map<'a>(
+    items: impl Iterator<Item = (&'a str, &'a str, Vec<(&'a str, &'a str)>)>,
+) -> BTreeMap<String, FeatureState> {
+    items
+        .map(|(name, status, additional)| {
+            (
+                name.to_string(),
+                FeatureState {
+                    status: status.to_string(),
+                    additional: additional
+                        .into_iter()
+                        .map(|(n, s)| (n.to_string(), s.to_string()))
+                        .collect(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Reads the member detectors' features of a detector, in batches of 50.
+pub async fn member_features(
+    client: &aws_sdk_guardduty::Client,
+    detector_id: &str,
+    accounts: &[String],
+    context: &str,
+) -> Result<BTreeMap<String, Result<BTreeMap<String, FeatureState>, String>>, AwsError> {
+    let mut found = BTreeMap::new();
+    for batch in accounts.chunks(50) {
+        let output = client
+            .get_member_detectors()
+            .detector_id(detector_id)
+            .set_account_ids(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("reading member detectors in {context}"), e))?;
+        for member in output.member_data_source_configurations() {
+            let features = feature_map(member.features().iter().filter_map(|f| {
+                Some((
+                    f.name()?.as_str(),
+                    f.status()?.as_str(),
+                    f.additional_configuration()
+                        .iter()
+                        .filter_map(|a| Some((a.name()?.as_str(), a.status()?.as_str())))
+                        .collect(),
+                ))
+            }));
+            found.insert(
+                member.account_id().unwrap_or_default().to_string(),
+                Ok(features),
+            );
+        }
+        for unprocessed in output.unprocessed_accounts() {
+            found.insert(
+                unprocessed.account_id().unwrap_or_default().to_string(),
+                Err(unprocessed.result().unwrap_or_default().to_string()),
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// GuardDuty adds the management account as a member only once it runs GuardDuty itself: when
+/// it is targeted and not yet a member, read whether it has a detector.
+async fn read_management_detector(
+    aws: &Aws,
+    discovery: &Discovery,
+    region: &str,
+    state: &mut RegionState,
+) -> Result<(), AwsError> {
+    let management = &discovery.organization.management_account;
+    let member = state
+        .members
+        .get(management)
+        .is_some_and(|m| m.relationship_status == "Enabled");
+    if !discovery.members.contains(management) || member {
+        return Ok(());
+    }
+    state.management_has_detector = Some(aws.detector_id(management, region).await?.is_some());
+    Ok(())
+}
+
+/// Reads one Region.
+async fn observe_region(
+    aws: &Aws,
+    discovery: &Discovery,
+    region: &str,
+    permits: &Semaphore,
+) -> Result<RegionState, AwsError> {
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|_| AwsError::message("observing", "cancelled"))?;
+    let admin = &discovery.delegated_admin;
+    let management = &discovery.organization.management_account;
+    let mut state = RegionState::default();
+
+    let admins = aws
+        .guardduty(management, region)
+        .list_organization_admin_accounts()
+        .send()
+        .await
+        .map_err(|e| {
+            AwsError::new(
+                format!("listing GuardDuty administrators in {region} as {management}"),
+                e,
+            )
+        })?;
+    for account in admins.admin_accounts() {
+        if let Some(id) = account.admin_account_id() {
+            state.admin_accounts.insert(
+                id.to_string(),
+                account
+                    .admin_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+
+    let client = aws.guardduty(admin, region);
+    let context = format!("{admin}/{region}");
+    let Some(detector_id) = aws.detector_id(admin, region).await? else {
+        read_management_detector(aws, discovery, region, &mut state).await?;
+        return Ok(state);
+    };
+    let detector = client
+        .get_detector()
+        .detector_id(&detector_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::new(format!("reading detector {detector_id} in {context}"), e))?;
+    state.detector = Some(DetectorState {
+        id: detector_id.clone(),
+        status: detector
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        finding_publishing_frequency: detector
+            .finding_publishing_frequency()
+            .map(|f| f.as_str().to_string())
+            .unwrap_or_default(),
+        features: feature_map(detector.features().iter().filter_map(|f| {
+            Some((
+                f.name()?.as_str(),
+                f.status()?.as_str(),
+                f.additional_configuration()
+                    .iter()
+                    .filter_map(|a| Some((a.name()?.as_str(), a.status()?.as_str())))
+                    .collect(),
+            ))
+        })),
+        tags: detector
+            .tags()
+            .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    });
+
+    if state.admin_accounts.get(admin).map(String::as_str) == Some("ENABLED") {
+        let mut config: Option<OrgConfigState> = None;
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = client
+                .describe_organization_configuration()
+                .detector_id(&detector_id)
+                .set_next_token(next_token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new(
+                        format!("reading the organization configuration in {context}"),
+                        e,
+                    )
+                })?;
+            let entry = config.get_or_insert_with(|| OrgConfigState {
+                auto_enable_organization_members: output
+                    .auto_enable_organization_members()
+                    .map(|a| a.as_str().to_string())
+                    .unwrap_or_default(),
+                features: BTreeMap::new(),
+            });
+            entry
+                .features
+                .extend(feature_map(output.features().iter().filter_map(|f| {
+                    Some((
+                        f.name()?.as_str(),
+                        f.auto_enable()?.as_str(),
+                        f.additional_configuration()
+                            .iter()
+                            .filter_map(|a| Some((a.name()?.as_str(), a.auto_enable()?.as_str())))
+                            .collect(),
+                    ))
+                })));
+            next_token = output
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        state.org_config = config;
+    }
+
+    let mut pages = client
+        .list_members()
+        .detector_id(&detector_id)
+        .only_associated("false")
+        .max_results(50)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new(format!("listing members in {context}"), e))?;
+        for member in page.members() {
+            state.members.insert(
+                member.account_id().unwrap_or_default().to_string(),
+                MemberState {
+                    relationship_status: member
+                        .relationship_status()
+                        .unwrap_or_default()
+                        .to_string(),
+                    administrator_id: member
+                        .administrator_id()
+                        .or(member.master_id())
+                        .unwrap_or_default()
+                        .to_string(),
+                    features: None,
+                    unreadable: None,
+                },
+            );
+        }
+    }
+    let targeted: Vec<String> = state
+        .members
+        .keys()
+        .filter(|id| discovery.members.contains(*id))
+        .cloned()
+        .collect();
+    for (account, features) in member_features(&client, &detector_id, &targeted, &context).await? {
+        if let Some(member) = state.members.get_mut(&account) {
+            match features {
+                Ok(features) => member.features = Some(features),
+                Err(reason) => member.unreadable = Some(reason),
+            }
+        }
+    }
+    read_management_detector(aws, discovery, region, &mut state).await?;
+    Ok(state)
+}
+
+/// Reads every targeted Region, at most `parallelism` at a time.
+pub async fn read(
+    aws: &Aws,
+    discovery: &Discovery,
+    parallelism: usize,
+) -> Result<GuardDutyState, AwsError> {
+    let permits = Semaphore::new(parallelism.max(1));
+    let reads = futures_util::future::join_all(
+        discovery
+            .regions
+            .iter()
+            .map(|region| observe_region(aws, discovery, region, &permits)),
+    )
+    .await;
+    let mut state = GuardDutyState::default();
+    for (region, read) in discovery.regions.iter().zip(reads) {
+        state.regions.insert(region.clone(), read?);
+    }
+    Ok(state)
+}

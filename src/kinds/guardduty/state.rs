@@ -1,0 +1,63 @@
+//! GuardDuty's organization state as read: per Region, the delegated administrator, its
+//! detector, the organization configuration and the members.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A feature's status and its additional configurations (`ENABLED` / `DISABLED` for detectors,
+/// `NEW` / `ALL` / `NONE` for the organization configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FeatureState {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub additional: BTreeMap<String, String>,
+}
+
+/// The administrator's detector in one Region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectorState {
+    pub id: String,
+    pub status: String,
+    pub finding_publishing_frequency: String,
+    pub features: BTreeMap<String, FeatureState>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The organization configuration in one Region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgConfigState {
+    pub auto_enable_organization_members: String,
+    pub features: BTreeMap<String, FeatureState>,
+}
+
+/// A member account of the administrator in one Region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberState {
+    pub relationship_status: String,
+    pub administrator_id: String,
+    /// The member detector's features; `None` when not read (not targeted, or unprocessed).
+    pub features: Option<BTreeMap<String, FeatureState>>,
+    /// Why the features could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+/// Everything observed in one Region.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegionState {
+    /// Delegated administrators of the organization in this Region, with their status.
+    pub admin_accounts: BTreeMap<String, String>,
+    pub detector: Option<DetectorState>,
+    pub org_config: Option<OrgConfigState>,
+    pub members: BTreeMap<String, MemberState>,
+    /// Whether the management account has a detector of its own; read only when it is targeted
+    /// but not yet a member (GuardDuty refuses to add it as a member before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_has_detector: Option<bool>,
+}
+
+/// Every targeted Region.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GuardDutyState {
+    pub regions: BTreeMap<String, RegionState>,
+}

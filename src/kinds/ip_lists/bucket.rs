@@ -1,0 +1,120 @@
+//! `s3.bucket[NAME]`: the bucket IP list files are stored in, in the delegated administrator
+//! account: public access blocked, encrypted at rest.
+
+use super::state::StorageState;
+use crate::cloud::aws::{Aws, AwsError};
+use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::{change, differing, string};
+use crate::manifest::Storage;
+
+/// The type name.
+pub const TYPE: &str = "s3.bucket";
+
+/// The address of `bucket`.
+pub fn address(bucket: &str) -> String {
+    format!("{TYPE}[{bucket}]")
+}
+
+/// The bucket, created or fixed when it is not as guardform wants it.
+pub fn plan(storage: &Storage, admin: &str, state: &StorageState) -> Option<Change> {
+    let region = storage.region.clone().unwrap_or_default();
+    let mut desired = Attributes::new();
+    desired.insert("public_access_block".into(), string("all blocked"));
+    desired.insert("encryption".into(), string("enabled"));
+    let mut live = Attributes::new();
+    if state.bucket_exists {
+        live.insert(
+            "public_access_block".into(),
+            string(if state.public_access_blocked {
+                "all blocked"
+            } else {
+                "not fully blocked"
+            }),
+        );
+        live.insert(
+            "encryption".into(),
+            string(if state.encrypted { "enabled" } else { "none" }),
+        );
+    }
+    let (before, after) = differing(&desired, &live);
+    if after.is_empty() {
+        return None;
+    }
+    let (action, reason) = if state.bucket_exists {
+        (
+            Action::Update,
+            "the list bucket must block public access and encrypt at rest",
+        )
+    } else {
+        (Action::Create, "the list bucket does not exist")
+    };
+    let mut c = change(
+        TYPE,
+        address(&storage.bucket),
+        action,
+        Some(admin),
+        &region,
+        reason,
+    );
+    c.before = before;
+    c.after = after;
+    c.inputs.insert("bucket".into(), storage.bucket.clone());
+    Some(c)
+}
+
+/// Creates the bucket if needed, blocks public access and turns on encryption.
+pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsError> {
+    let bucket = change.inputs.get("bucket").cloned().unwrap_or_default();
+    let s3 = aws.s3(admin, &change.region);
+    if change.action == Action::Create {
+        let mut create = s3.create_bucket().bucket(&bucket);
+        if change.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        change.region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        create.send().await.map_err(|e| {
+            AwsError::new(
+                format!("creating bucket {bucket} in {admin}/{}", change.region),
+                e,
+            )
+        })?;
+    }
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new(format!("blocking public access to bucket {bucket}"), e))?;
+    let rule = aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+                .build()
+                .map_err(|e| AwsError::message("configuring bucket encryption", e.to_string()))?,
+        )
+        .build();
+    s3.put_bucket_encryption()
+        .bucket(&bucket)
+        .server_side_encryption_configuration(
+            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| AwsError::message("configuring bucket encryption", e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::new(format!("turning on encryption of bucket {bucket}"), e))?;
+    Ok(())
+}

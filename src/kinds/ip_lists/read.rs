@@ -1,0 +1,255 @@
+//! Reads the IP list kinds' state: every list's source, the administrator's sets in every
+//! Region where it has a detector, and the list bucket with the files that matter.
+
+use super::sources;
+use super::state::{IpListsState, ListSetState, RegionSets, StorageState};
+use crate::cloud::aws::Aws;
+use crate::cloud::aws::AwsError;
+use crate::engine::ReadError;
+use crate::kinds::Context;
+use crate::manifest::{Storage, sha256_hex};
+use std::collections::BTreeMap;
+use tokio::sync::Semaphore;
+
+/// Reads everything the IP list kinds plan from.
+pub async fn read(context: &Context) -> Result<IpListsState, ReadError> {
+    let (aws, admin) = (
+        context.aws.as_ref(),
+        context.discovery.delegated_admin.as_str(),
+    );
+    let mut state = IpListsState::default();
+    if !context.manifest.ip_lists.is_empty() {
+        state.lists = sources::resolve(
+            &context.manifest.ip_lists,
+            &context.manifest_dir,
+            aws,
+            admin,
+        )
+        .await?;
+    }
+    let permits = Semaphore::new(context.parallelism.max(1));
+    let reads = futures_util::future::join_all(context.discovery.regions.iter().map(|region| {
+        let permits = &permits;
+        async move {
+            let _permit = permits.acquire().await;
+            let Some(detector_id) = aws.detector_id(admin, region).await? else {
+                return Ok(RegionSets::default());
+            };
+            let client = aws.guardduty(admin, region);
+            read_list_sets(&client, &detector_id, &format!("{admin}/{region}")).await
+        }
+    }))
+    .await;
+    for (region, read) in context.discovery.regions.iter().zip(reads) {
+        state.regions.insert(region.clone(), read?);
+    }
+    if let Some(storage) = &context.manifest.storage {
+        observe_list_storage(aws, &mut state, admin, storage).await?;
+    }
+    Ok(state)
+}
+
+macro_rules! read_sets {
+    ($client:expr, $detector:expr, $context:expr, $list:ident, $get:ident, $ids:ident, $id:ident, $what:literal) => {{
+        let mut sets = Vec::new();
+        let mut pages = $client
+            .$list()
+            .detector_id($detector)
+            .max_results(50)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| AwsError::new(format!("listing {} in {}", $what, $context), e))?;
+            for id in page.$ids() {
+                let set = $client
+                    .$get()
+                    .detector_id($detector)
+                    .$id(id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::new(format!("reading {} {id} in {}", $what, $context), e)
+                    })?;
+                sets.push(ListSetState {
+                    id: id.clone(),
+                    name: set.name().unwrap_or_default().to_string(),
+                    format: set
+                        .format()
+                        .map(|f| f.as_str().to_string())
+                        .unwrap_or_default(),
+                    location: set.location().unwrap_or_default().to_string(),
+                    status: set
+                        .status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    tags: set
+                        .tags()
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        sets.sort_by(|a: &ListSetState, b: &ListSetState| a.name.cmp(&b.name));
+        sets
+    }};
+}
+
+/// Reads the administrator's IPSets and ThreatIntelSets.
+async fn read_list_sets(
+    client: &aws_sdk_guardduty::Client,
+    detector_id: &str,
+    context: &str,
+) -> Result<RegionSets, AwsError> {
+    let ip_sets = read_sets!(
+        client,
+        detector_id,
+        context,
+        list_ip_sets,
+        get_ip_set,
+        ip_set_ids,
+        ip_set_id,
+        "IP sets"
+    );
+    let threat_intel_sets = read_sets!(
+        client,
+        detector_id,
+        context,
+        list_threat_intel_sets,
+        get_threat_intel_set,
+        threat_intel_set_ids,
+        threat_intel_set_id,
+        "threat intel sets"
+    );
+    Ok(RegionSets {
+        ip_sets,
+        threat_intel_sets,
+    })
+}
+
+/// The bucket and key of a GuardDuty list location in one of the S3 URL forms.
+pub fn parse_location(location: &str) -> Option<(String, String)> {
+    if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, key) = rest.split_once('/')?;
+        return Some((bucket.to_string(), key.to_string()));
+    }
+    let rest = location.strip_prefix("https://")?;
+    let (host, path) = rest.split_once('/')?;
+    if host == "s3.amazonaws.com" || (host.starts_with("s3.") && host.ends_with(".amazonaws.com")) {
+        let (bucket, key) = path.split_once('/')?;
+        return Some((bucket.to_string(), key.to_string()));
+    }
+    let (bucket, _) = host.split_once(".s3")?;
+    Some((bucket.to_string(), path.to_string()))
+}
+
+/// Reads the storage bucket's settings and the content of `keys` (missing ones are `None`).
+pub async fn observe_storage(
+    aws: &Aws,
+    account: &str,
+    region: &str,
+    bucket: &str,
+    keys: &[String],
+) -> Result<(StorageState, BTreeMap<String, String>), AwsError> {
+    let s3 = aws.s3(account, region);
+    let mut state = StorageState::default();
+    let mut contents = BTreeMap::new();
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => state.bucket_exists = true,
+        Err(error) => {
+            let status = error.raw_response().map(|r| r.status().as_u16());
+            if status != Some(404) {
+                return Err(AwsError::new(
+                    format!("reading bucket {bucket} as {account}"),
+                    error,
+                ));
+            }
+        }
+    }
+    if !state.bucket_exists {
+        for key in keys {
+            state.objects.insert(key.clone(), None);
+        }
+        return Ok((state, contents));
+    }
+    state.public_access_blocked = match s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(output) => output.public_access_block_configuration().is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        }),
+        Err(_) => false,
+    };
+    state.encrypted = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .is_ok_and(|output| {
+            output
+                .server_side_encryption_configuration()
+                .is_some_and(|c| !c.rules().is_empty())
+        });
+    for key in keys {
+        match s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| {
+                        AwsError::message(format!("reading s3://{bucket}/{key}"), e.to_string())
+                    })?
+                    .into_bytes();
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                state
+                    .objects
+                    .insert(key.clone(), Some(sha256_hex(text.as_bytes())));
+                contents.insert(key.clone(), text);
+            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                state.objects.insert(key.clone(), None);
+            }
+            Err(error) => {
+                return Err(AwsError::new(
+                    format!("reading s3://{bucket}/{key} as {account}"),
+                    error,
+                ));
+            }
+        }
+    }
+    Ok((state, contents))
+}
+
+/// Reads the list storage for the manifest's lists: the bucket, the objects the lists would be
+/// uploaded to, and the objects guardform-managed sets point at now.
+async fn observe_list_storage(
+    aws: &Aws,
+    observed: &mut IpListsState,
+    admin: &str,
+    storage: &Storage,
+) -> Result<(), AwsError> {
+    let mut keys: Vec<String> = observed.lists.iter().map(|l| l.key(storage)).collect();
+    for state in observed.regions.values() {
+        for set in state.ip_sets.iter().chain(&state.threat_intel_sets) {
+            if let Some((bucket, key)) = parse_location(&set.location)
+                && bucket == storage.bucket
+            {
+                keys.push(key);
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    let region = storage.region.clone().unwrap_or_else(|| aws.home_region());
+    let (state, contents) = observe_storage(aws, admin, &region, &storage.bucket, &keys).await?;
+    observed.storage = Some(state);
+    observed.contents = contents;
+    observed.sources = observed
+        .lists
+        .iter()
+        .map(|l| (l.name.clone(), l.sha256.clone()))
+        .collect();
+    Ok(())
+}

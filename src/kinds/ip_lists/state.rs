@@ -1,0 +1,59 @@
+//! IP list state as read: the administrator's sets per Region, the list bucket and the list
+//! files, and each list's content as its source gives it now.
+
+use super::sources::ListContent;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A trusted (IPSet) or threat (ThreatIntelSet) list of the administrator in one Region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListSetState {
+    pub id: String,
+    pub name: String,
+    pub format: String,
+    pub location: String,
+    pub status: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The administrator's sets in one Region.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegionSets {
+    /// The administrator's IPSets (GuardDuty allows one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_sets: Vec<ListSetState>,
+    /// The administrator's ThreatIntelSets (at most six).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threat_intel_sets: Vec<ListSetState>,
+}
+
+/// The list storage bucket and the list objects guardform cares about.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StorageState {
+    pub bucket_exists: bool,
+    pub public_access_blocked: bool,
+    pub encrypted: bool,
+    /// SHA-256 of the content of each object read (desired keys and live sets' locations),
+    /// `None` where the object does not exist.
+    pub objects: BTreeMap<String, Option<String>>,
+}
+
+/// Everything the IP list kinds read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IpListsState {
+    /// Every targeted Region (no sets where the administrator has no detector yet).
+    pub regions: BTreeMap<String, RegionSets>,
+    /// Present when the manifest has list storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageState>,
+    /// SHA-256 of each IP list's content as its source gives it now (sources are part of the
+    /// world a saved plan was built from).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
+    /// Text of the objects read, by key (not fingerprinted: their SHA-256 is).
+    #[serde(skip)]
+    pub contents: BTreeMap<String, String>,
+    /// The lists as their sources give them now (fingerprinted through `sources`).
+    #[serde(skip)]
+    pub lists: Vec<ListContent>,
+}

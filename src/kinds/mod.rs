@@ -1,0 +1,156 @@
+//! The resource kinds guardform manages, each in its own folder, and the registry that lists
+//! them in one place. A kind reads what it owns, compares it with what the manifest wants,
+//! says what its changes depend on, and makes them; the [`engine`](crate::engine) does the rest.
+//!
+//! To add a kind: make a folder beside these with a type implementing
+//! [`Kind<Context>`](crate::engine::Kind), and add it to [`registry`].
+
+pub mod guardduty;
+pub mod ip_lists;
+pub mod responses;
+
+use crate::cloud::aws::Aws;
+use crate::cloud::discover::Discovery;
+use crate::engine::plan::{Action, Attributes, Change, ManifestRef, Plan, Targets};
+use crate::engine::{Registry, States};
+use crate::manifest::{Manifest, sha256_hex};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The tag guardform puts on what it manages.
+pub const MANAGED_TAG_KEY: &str = "guardform:managed";
+/// Its value.
+pub const MANAGED_TAG_VALUE: &str = "true";
+
+/// Everything a kind is handed: the AWS clients, the manifest and what discovery found.
+pub struct Context {
+    pub aws: Arc<Aws>,
+    /// The manifest, with defaults that need AWS filled in (the list bucket's Region).
+    pub manifest: Manifest,
+    /// The manifest's folder (relative list files and local bundles are found from it).
+    pub manifest_dir: PathBuf,
+    pub discovery: Arc<Discovery>,
+    /// Reads and writes at once.
+    pub parallelism: usize,
+    /// How long to wait for an IP list to become ACTIVE.
+    pub list_timeout: std::time::Duration,
+}
+
+/// Every kind, in the order plans list them.
+pub fn registry() -> Registry<Context> {
+    Registry::new(vec![
+        Box::new(guardduty::GuardDuty),
+        Box::new(ip_lists::IpLists),
+        Box::new(responses::Responses),
+    ])
+}
+
+/// The fingerprint a saved plan keeps: the SHA-256 of what discovery and every kind saw.
+pub fn fingerprint(registry: &Registry<Context>, discovery: &Discovery, states: &States) -> String {
+    let text =
+        serde_json::to_string(&(discovery, states.fingerprint(registry))).unwrap_or_default();
+    format!("sha256:{}", sha256_hex(text.as_bytes()))
+}
+
+/// Compares what the manifest wants with what every kind read, into a plan. Conflicts that no
+/// plan can resolve are returned, all at once.
+pub fn plan(
+    registry: &Registry<Context>,
+    context: &Context,
+    states: &States,
+    manifest_ref: ManifestRef,
+) -> Result<Plan, Vec<String>> {
+    let planned = registry.plan(context, states);
+    if !planned.conflicts.is_empty() {
+        return Err(planned.conflicts);
+    }
+    let discovery = &context.discovery;
+    let mut notes = discovery.notes.clone();
+    notes.extend(planned.notes);
+    let targets = Targets {
+        management_account: discovery.organization.management_account.clone(),
+        delegated_admin: discovery.delegated_admin.clone(),
+        regions: discovery.regions.clone(),
+        member_accounts: discovery.members.len(),
+    };
+    Ok(Plan::new(
+        manifest_ref,
+        fingerprint(registry, discovery, states),
+        targets,
+        notes,
+        planned.changes,
+        |type_name| registry.rank(type_name),
+    ))
+}
+
+/// A JSON string value.
+pub fn string(value: impl Into<String>) -> Value {
+    Value::String(value.into())
+}
+
+/// The desired attributes whose live value differs, as (before, after).
+pub fn differing(desired: &Attributes, live: &Attributes) -> (Attributes, Attributes) {
+    let mut before = Attributes::new();
+    let mut after = Attributes::new();
+    for (key, want) in desired {
+        let have = live.get(key).cloned().unwrap_or(Value::Null);
+        if have != *want {
+            before.insert(key.clone(), have);
+            after.insert(key.clone(), want.clone());
+        }
+    }
+    (before, after)
+}
+
+/// A change with nothing compared yet.
+pub fn change(
+    kind: &str,
+    address: String,
+    action: Action,
+    account: Option<&str>,
+    region: &str,
+    reason: impl Into<String>,
+) -> Change {
+    Change {
+        address,
+        kind: kind.to_string(),
+        action,
+        account: account.map(str::to_string),
+        region: region.to_string(),
+        before: Attributes::new(),
+        after: Attributes::new(),
+        reason: reason.into(),
+        requires: None,
+        inputs: BTreeMap::new(),
+        content: None,
+    }
+}
+
+/// The value of a string attribute or input of a change.
+pub fn text<'a>(attributes: &'a Attributes, key: &str) -> &'a str {
+    attributes
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// Runs `apply` on each change of a unit in turn, turning errors into outcomes.
+pub async fn each<'a, F, Fut>(
+    changes: &'a [&'a Change],
+    apply: F,
+) -> Vec<crate::engine::outcome::Outcome>
+where
+    F: Fn(&'a Change) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::cloud::aws::AwsError>>,
+{
+    let mut outcomes = Vec::with_capacity(changes.len());
+    for change in changes {
+        outcomes.push(match apply(change).await {
+            Ok(()) => crate::engine::outcome::Outcome::Applied,
+            Err(error) => crate::engine::outcome::Outcome::failed(error),
+        });
+    }
+    outcomes
+}

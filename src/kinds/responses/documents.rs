@@ -1,0 +1,222 @@
+//! The JSON documents of a response, built from the manifest (pure): the EventBridge event
+//! pattern, the role's trust and permission policies, the dead-letter queue's policy; and the
+//! canonical form documents are compared in.
+
+use super::bundles::Bundle;
+use super::names::{queue_arn, resource_name, rule_arn};
+use crate::manifest::{SEVERITY_LABELS, When};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// JSON with object keys sorted, for comparing documents whatever their key order.
+pub fn canonical(value: &Value) -> String {
+    fn sort(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let sorted: BTreeMap<&String, Value> =
+                    map.iter().map(|(k, v)| (k, sort(v))).collect();
+                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    sort(value).to_string()
+}
+
+/// Canonical form of a JSON document given as text (IAM returns them URL-encoded).
+pub fn canonical_text(text: &str) -> String {
+    let decoded = if text.starts_with('%') {
+        percent_decode(text)
+    } else {
+        text.to_string()
+    };
+    serde_json::from_str::<Value>(&decoded)
+        .map(|v| canonical(&v))
+        .unwrap_or(decoded)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 3 <= bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The EventBridge event pattern of `when`: GuardDuty findings, severity as numeric matching,
+/// types exactly or by prefix, resource types on `detail.resource.resourceType`.
+pub fn event_pattern(when: &When) -> Value {
+    let mut detail = serde_json::Map::new();
+    let mut severity = Vec::new();
+    if when.severity_min.is_some() || when.severity_max.is_some() {
+        let mut range = Vec::new();
+        if let Some(min) = when.severity_min {
+            range.push(json!(">="));
+            range.push(json!(min));
+        }
+        if let Some(max) = when.severity_max {
+            range.push(json!("<="));
+            range.push(json!(max));
+        }
+        severity.push(json!({"numeric": range}));
+    }
+    // Labels: merge adjacent ranges into as few numeric matchers as possible.
+    let mut ranges: Vec<(f64, f64)> = SEVERITY_LABELS
+        .iter()
+        .filter(|(name, _, _)| when.labels.iter().any(|l| l == name))
+        .map(|(_, low, high)| (*low, *high))
+        .collect();
+    ranges.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut merged: Vec<(f64, f64)> = Vec::new();
+    for (low, high) in ranges {
+        match merged.last_mut() {
+            Some(last) if (last.1 - low).abs() < f64::EPSILON => last.1 = high,
+            _ => merged.push((low, high)),
+        }
+    }
+    for (low, high) in merged {
+        severity.push(json!({"numeric": [">=", low, "<", high]}));
+    }
+    if !severity.is_empty() {
+        detail.insert("severity".into(), Value::Array(severity));
+    }
+    if !when.types.is_empty() {
+        let types: Vec<Value> = when
+            .types
+            .iter()
+            .map(|t| match t.strip_suffix('*') {
+                Some(prefix) => json!({"prefix": prefix}),
+                None => json!(t),
+            })
+            .collect();
+        detail.insert("type".into(), Value::Array(types));
+    }
+    if !when.resource_types.is_empty() {
+        detail.insert(
+            "resource".into(),
+            json!({"resourceType": when.resource_types}),
+        );
+    }
+    let mut pattern = json!({"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]});
+    if !detail.is_empty() {
+        pattern["detail"] = Value::Object(detail);
+    }
+    pattern
+}
+
+/// The role's trust policy: Lambda only.
+pub fn trust_policy() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+}
+
+/// The role's inline policy: the bundle's declared permissions, read access to exactly the
+/// referenced secrets, and the function's own log group.
+pub fn role_policy(
+    bundle: &Bundle,
+    env: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+    account: &str,
+    response: &str,
+) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [format!("arn:aws:logs:*:{account}:log-group:/aws/lambda/{}:*", resource_name(response))],
+    })];
+    if !secrets.is_empty() {
+        let arns: BTreeSet<&String> = secrets.values().collect();
+        statements.push(json!({"Sid": "Secrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arns}));
+    }
+    for (index, permission) in bundle.spec.permissions.iter().enumerate() {
+        // `${NAME}` in a resource is the response's setting NAME (or the bundle's default).
+        let resources: Vec<String> = permission
+            .resources
+            .iter()
+            .map(|resource| {
+                let mut resource = resource.clone();
+                for (name, setting) in &bundle.spec.env {
+                    if let Some(value) = env.get(name).or(setting.default.as_ref()) {
+                        resource = resource.replace(&format!("${{{name}}}"), value);
+                    }
+                }
+                resource
+            })
+            .collect();
+        statements.push(json!({"Sid": format!("Bundle{index}"), "Effect": "Allow", "Action": permission.actions, "Resource": resources}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The dead-letter queue's policy: EventBridge may send from this rule only.
+pub fn queue_policy(region: &str, account: &str, response: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "EventBridgeDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn(region, account, response),
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn(region, account, response)}},
+    }]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn when(source: &str) -> When {
+        let manifest = format!(
+            "version: 1\norganization: {{ delegated_admin: \"222222222222\" }}\naccounts: {{ include: {{ all: true }} }}\nregions: {{ include: [eu-west-1] }}\nresponses:\n  - name: r\n    when: {source}\n    send_to: {{ sns: \"arn:aws:sns:eu-west-1:222222222222:soc\" }}\n"
+        );
+        let (parsed, diagnostics) = crate::manifest::check(&manifest);
+        parsed
+            .unwrap_or_else(|| panic!("{diagnostics:?}"))
+            .responses[0]
+            .when
+            .clone()
+    }
+
+    #[test]
+    fn patterns_use_numeric_and_prefix_matching() {
+        let pattern = event_pattern(&when(
+            "{ severity: { min: 4 }, types: [\"UnauthorizedAccess:EC2/SSHBruteForce\", \"Recon:EC2/*\"], resource_types: [Instance] }",
+        ));
+        assert_eq!(
+            canonical(&pattern),
+            r#"{"detail":{"resource":{"resourceType":["Instance"]},"severity":[{"numeric":[">=",4.0]}],"type":["UnauthorizedAccess:EC2/SSHBruteForce",{"prefix":"Recon:EC2/"}]},"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}"#
+        );
+        assert_eq!(
+            canonical(&event_pattern(&when("{}"))),
+            r#"{"detail-type":["GuardDuty Finding"],"source":["aws.guardduty"]}"#
+        );
+    }
+
+    #[test]
+    fn adjacent_labels_merge_into_one_range() {
+        let pattern = event_pattern(&when("{ labels: [CRITICAL, HIGH, LOW] }"));
+        assert_eq!(
+            pattern["detail"]["severity"],
+            json!([{"numeric": [">=", 1.0, "<", 4.0]}, {"numeric": [">=", 7.0, "<", 10.1]}])
+        );
+    }
+
+    #[test]
+    fn canonical_json_ignores_key_order_and_url_encoding() {
+        assert_eq!(
+            canonical_text(r#"{"b":1,"a":{"d":2,"c":3}}"#),
+            canonical_text("%7B%22a%22%3A%7B%22c%22%3A3%2C%22d%22%3A2%7D%2C%22b%22%3A1%7D")
+        );
+    }
+}

@@ -1,0 +1,384 @@
+//! Reads guardform's response wiring in the delegated administrator account: rules (name
+//! prefix `guardform-`) with their targets, the functions and queues of every response wanted
+//! or found by its tags, and the roles under `/guardform/`.
+
+use super::bundles;
+use super::documents::canonical_text;
+use super::names::{
+    RESPONSE_TAG_KEY, ROLE_PATH, STATEMENT_ID, TARGET_ID, queue_name, resource_name,
+};
+use super::state::{
+    FunctionState, QueueState, ResponsesKindState, ResponsesState, RoleState, RuleState,
+    TargetState,
+};
+use crate::cloud::aws::{Aws, AwsError};
+use crate::engine::ReadError;
+use crate::kinds::{Context, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
+use crate::manifest::ResponseAction;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Loads the bundles of the manifest's responses, and reads the wiring in every Region and
+/// the roles. Without `responses`, reading only finds leftovers to remove: a caller whose role
+/// may not read EventBridge, Lambda or IAM gets a note instead of an error.
+pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
+    let manifest = &context.manifest;
+    let mut state = ResponsesKindState::default();
+    for spec in &manifest.responses {
+        if let ResponseAction::Run(run) = &spec.action {
+            let bundle = bundles::find(&run.bundle, &context.manifest_dir)
+                .map_err(|e| format!("response `{}`: {e}", spec.name))?;
+            state.loaded.insert(spec.name.clone(), bundle);
+        }
+    }
+    state.bundles = state
+        .loaded
+        .iter()
+        .map(|(name, bundle)| (name.clone(), bundle.code_sha256().to_string()))
+        .collect();
+    let (aws, admin) = (
+        context.aws.as_ref(),
+        context.discovery.delegated_admin.as_str(),
+    );
+    let names: Vec<String> = manifest.responses.iter().map(|r| r.name.clone()).collect();
+    let permits = tokio::sync::Semaphore::new(context.parallelism.max(1));
+    let wiring = async {
+        let reads =
+            futures_util::future::join_all(context.discovery.regions.iter().map(|region| {
+                let (permits, names) = (&permits, &names);
+                async move {
+                    let _permit = permits.acquire().await;
+                    observe_region(aws, admin, region, names).await
+                }
+            }))
+            .await;
+        let mut regions = BTreeMap::new();
+        for (region, read) in context.discovery.regions.iter().zip(reads) {
+            regions.insert(region.clone(), read?);
+        }
+        Ok::<_, AwsError>((regions, observe_roles(aws, admin).await?))
+    };
+    match wiring.await {
+        Ok((regions, roles)) => {
+            state.regions = regions;
+            state.roles = roles;
+        }
+        Err(error)
+            if names.is_empty()
+                && error
+                    .code
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("AccessDenied")) =>
+        {
+            state.notes.push(format!("response wiring was not read ({error}); the manifest has no `responses`, so nothing depends on it"));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok(state)
+}
+
+/// Reads guardform's roles (path `/guardform/`) in `account`.
+pub async fn observe_roles(
+    aws: &Aws,
+    account: &str,
+) -> Result<BTreeMap<String, RoleState>, AwsError> {
+    let iam = aws.iam(account);
+    let mut roles = BTreeMap::new();
+    let mut pages = iam
+        .list_roles()
+        .path_prefix(ROLE_PATH)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(|e| AwsError::new(format!("listing guardform's IAM roles in {account}"), e))?;
+        for role in page.roles() {
+            let name = role.role_name().to_string();
+            let full = iam
+                .get_role()
+                .role_name(&name)
+                .send()
+                .await
+                .map_err(|e| AwsError::new(format!("reading IAM role {name}"), e))?;
+            let tags = full
+                .role()
+                .map(|r| {
+                    r.tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let trust = full
+                .role()
+                .and_then(|r| r.assume_role_policy_document())
+                .map(canonical_text)
+                .unwrap_or_default();
+            let policy = match iam
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name("guardform")
+                .send()
+                .await
+            {
+                Ok(output) => Some(canonical_text(output.policy_document())),
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_no_such_entity_exception()) =>
+                {
+                    None
+                }
+                Err(error) => {
+                    return Err(AwsError::new(
+                        format!("reading the policy of IAM role {name}"),
+                        error,
+                    ));
+                }
+            };
+            roles.insert(
+                name,
+                RoleState {
+                    trust,
+                    policy,
+                    tags,
+                },
+            );
+        }
+    }
+    Ok(roles)
+}
+
+/// Reads guardform's rules (name prefix `guardform-`), their targets, and the functions and
+/// queues of every response wanted or found, in one Region.
+pub async fn observe_region(
+    aws: &Aws,
+    account: &str,
+    region: &str,
+    wanted: &[String],
+) -> Result<ResponsesState, AwsError> {
+    let context = format!("{account}/{region}");
+    let events = aws.eventbridge(account, region);
+    let mut state = ResponsesState::default();
+    let mut next: Option<String> = None;
+    loop {
+        let page = events
+            .list_rules()
+            .name_prefix("guardform-")
+            .set_next_token(next.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("listing EventBridge rules in {context}"), e))?;
+        for rule in page.rules() {
+            let Some(name) = rule.name() else { continue };
+            let arn = rule.arn().unwrap_or_default().to_string();
+            let tags = events
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new(format!("reading the tags of rule {name} in {context}"), e)
+                })?
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            let targets = events
+                .list_targets_by_rule()
+                .rule(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    AwsError::new(
+                        format!("reading the targets of rule {name} in {context}"),
+                        e,
+                    )
+                })?;
+            let target = targets
+                .targets()
+                .iter()
+                .find(|t| t.id() == TARGET_ID)
+                .map(|t| TargetState {
+                    arn: t.arn().to_string(),
+                    maximum_retry_attempts: t
+                        .retry_policy()
+                        .and_then(|r| r.maximum_retry_attempts()),
+                    maximum_event_age_seconds: t
+                        .retry_policy()
+                        .and_then(|r| r.maximum_event_age_in_seconds()),
+                    dead_letter_arn: t
+                        .dead_letter_config()
+                        .and_then(|d| d.arn())
+                        .map(str::to_string),
+                });
+            state.rules.insert(
+                name.to_string(),
+                RuleState {
+                    pattern: rule.event_pattern().map(canonical_text).unwrap_or_default(),
+                    state: rule
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    tags,
+                    target,
+                },
+            );
+        }
+        next = page.next_token().map(str::to_string);
+        if next.is_none() {
+            break;
+        }
+    }
+    let mut responses: BTreeSet<String> = wanted.iter().cloned().collect();
+    // Responses guardform made that the manifest may no longer have: found by their rules' tags.
+    for rule in state.rules.values() {
+        if rule.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
+            && let Some(response) = rule.tags.get(RESPONSE_TAG_KEY)
+        {
+            responses.insert(response.clone());
+        }
+    }
+    let lambda = aws.lambda(account, region);
+    let sqs = aws.sqs(account, region);
+    for response in &responses {
+        let name = resource_name(response);
+        match lambda.get_function().function_name(&name).send().await {
+            Ok(output) => {
+                let config = output.configuration();
+                let permission = match lambda.get_policy().function_name(&name).send().await {
+                    Ok(policy) => policy.policy().and_then(|text| {
+                        let doc: Value = serde_json::from_str(text).ok()?;
+                        let statements = doc.get("Statement")?.as_array()?.clone();
+                        statements
+                            .iter()
+                            .find(|s| s.get("Sid").and_then(Value::as_str) == Some(STATEMENT_ID))
+                            .map(|s| {
+                                let principal = s
+                                    .pointer("/Principal/Service")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_string();
+                                let source = s
+                                    .pointer("/Condition/ArnLike/AWS:SourceArn")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_string();
+                                (principal, source)
+                            })
+                    }),
+                    Err(error)
+                        if error
+                            .as_service_error()
+                            .is_some_and(|e| e.is_resource_not_found_exception()) =>
+                    {
+                        None
+                    }
+                    Err(error) => {
+                        return Err(AwsError::new(
+                            format!("reading the policy of function {name} in {context}"),
+                            error,
+                        ));
+                    }
+                };
+                state.functions.insert(
+                    name.clone(),
+                    FunctionState {
+                        runtime: config
+                            .and_then(|c| c.runtime())
+                            .map(|r| r.as_str().to_string())
+                            .unwrap_or_default(),
+                        handler: config
+                            .and_then(|c| c.handler())
+                            .unwrap_or_default()
+                            .to_string(),
+                        role: config
+                            .and_then(|c| c.role())
+                            .unwrap_or_default()
+                            .to_string(),
+                        memory: config.and_then(|c| c.memory_size()).unwrap_or_default(),
+                        timeout: config.and_then(|c| c.timeout()).unwrap_or_default(),
+                        code_sha256: config
+                            .and_then(|c| c.code_sha256())
+                            .unwrap_or_default()
+                            .to_string(),
+                        env: config
+                            .and_then(|c| c.environment())
+                            .and_then(|e| e.variables())
+                            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .unwrap_or_default(),
+                        tags: output
+                            .tags()
+                            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .unwrap_or_default(),
+                        permission,
+                    },
+                );
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(error) => {
+                return Err(AwsError::new(
+                    format!("reading function {name} in {context}"),
+                    error,
+                ));
+            }
+        }
+        let queue = queue_name(response);
+        match sqs.get_queue_url().queue_name(&queue).send().await {
+            Ok(output) => {
+                let url = output.queue_url().unwrap_or_default().to_string();
+                let attributes = sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(format!("reading queue {queue} in {context}"), e))?;
+                let get = |name: aws_sdk_sqs::types::QueueAttributeName| {
+                    attributes.attributes().and_then(|a| a.get(&name)).cloned()
+                };
+                let tags = sqs
+                    .list_queue_tags()
+                    .queue_url(&url)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::new(format!("reading the tags of queue {queue} in {context}"), e)
+                    })?
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                state.queues.insert(
+                    queue,
+                    QueueState {
+                        policy: get(aws_sdk_sqs::types::QueueAttributeName::Policy)
+                            .map(|p| canonical_text(&p))
+                            .unwrap_or_default(),
+                        encrypted: get(
+                            aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
+                        )
+                        .as_deref()
+                            == Some("true")
+                            || get(aws_sdk_sqs::types::QueueAttributeName::KmsMasterKeyId)
+                                .is_some_and(|k| !k.is_empty()),
+                        tags,
+                    },
+                );
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_queue_does_not_exist()) => {}
+            Err(error) => {
+                return Err(AwsError::new(
+                    format!("reading queue {queue} in {context}"),
+                    error,
+                ));
+            }
+        }
+    }
+    Ok(state)
+}

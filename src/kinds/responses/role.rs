@@ -1,0 +1,168 @@
+//! `iam.role[ADMIN/NAME]`: a `run` response's execution role (IAM is global), under the path
+//! `/guardform/`, trusted by Lambda only, with the bundle's declared permissions.
+
+use super::common::{
+    Prepared, Target, desired_of, owner, ownership, ownership_tags, push, removal, response_of,
+    tags_of,
+};
+use super::documents::{canonical, role_policy, trust_policy};
+use super::names::{ROLE_PATH, resource_name};
+use super::state::RoleState;
+use crate::cloud::aws::{Aws, AwsError};
+use crate::engine::plan::{Action, Change};
+use crate::kinds::{string, text};
+use crate::manifest::ResponseAction;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The type name.
+pub const TYPE: &str = "iam.role";
+
+/// The address of a response's role.
+pub fn address(admin: &str, response: &str) -> String {
+    format!("{TYPE}[{admin}/{}]", resource_name(response))
+}
+
+/// The role of a `run` response.
+pub fn plan(
+    prepared: &Prepared<'_>,
+    admin: &str,
+    roles: &BTreeMap<String, RoleState>,
+    changes: &mut Vec<Change>,
+) {
+    let (ResponseAction::Run(run), Some(bundle)) = (&prepared.spec.action, prepared.bundle) else {
+        return;
+    };
+    let response = prepared.spec.name.as_str();
+    let mut desired = ownership(response);
+    desired.insert("trust_policy".into(), string(canonical(&trust_policy())));
+    desired.insert(
+        "policy".into(),
+        string(canonical(&role_policy(
+            bundle,
+            &run.env,
+            &run.secrets,
+            admin,
+            response,
+        ))),
+    );
+    let live = roles.get(&resource_name(response)).map(|role| {
+        let mut attributes = tags_of(&role.tags);
+        attributes.insert("trust_policy".into(), string(role.trust.clone()));
+        if let Some(policy) = &role.policy {
+            attributes.insert("policy".into(), string(policy.clone()));
+        }
+        attributes
+    });
+    push(
+        changes,
+        Target {
+            kind: TYPE,
+            address: address(admin, response),
+            region: "global",
+            admin,
+            response,
+            reasons: (
+                "the response's Lambda needs an execution role",
+                "the role's policy differs from what the bundle declares",
+            ),
+        },
+        &desired,
+        live.as_ref(),
+    );
+}
+
+/// Roles guardform made for responses the manifest no longer has.
+pub fn plan_removals(
+    wanted: &BTreeSet<&str>,
+    admin: &str,
+    roles: &BTreeMap<String, RoleState>,
+    changes: &mut Vec<Change>,
+) {
+    for (name, role) in roles {
+        if let Some(response) = owner(&role.tags).filter(|r| !wanted.contains(r)) {
+            changes.push(removal(
+                TYPE,
+                format!("{TYPE}[{admin}/{name}]"),
+                admin,
+                "global",
+                response,
+                name,
+            ));
+        }
+    }
+}
+
+/// Creates, updates or deletes a response's IAM role.
+pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsError> {
+    let iam = aws.iam(admin);
+    let response = response_of(change);
+    let name = resource_name(&response);
+    let context = |what: &str| format!("{what} {}", change.address);
+    if change.action == Action::Delete {
+        if let Err(error) = iam
+            .delete_role_policy()
+            .role_name(&name)
+            .policy_name("guardform")
+            .send()
+            .await
+            && !error
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception())
+        {
+            return Err(AwsError::new(context("removing the policy of"), error));
+        }
+        iam.delete_role()
+            .role_name(&name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(context("deleting"), e))?;
+        return Ok(());
+    }
+    let desired = desired_of(change);
+    let tags: Vec<aws_sdk_iam::types::Tag> = ownership_tags(&response)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .ok()
+        })
+        .collect();
+    if change.action == Action::Create {
+        iam.create_role()
+            .role_name(&name)
+            .path(ROLE_PATH)
+            .assume_role_policy_document(text(&desired, "trust_policy"))
+            .description(format!("guardform: execution role of response {response}"))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(context("creating"), e))?;
+    } else {
+        if change.after.contains_key("trust_policy") {
+            iam.update_assume_role_policy()
+                .role_name(&name)
+                .policy_document(text(&desired, "trust_policy"))
+                .send()
+                .await
+                .map_err(|e| AwsError::new(context("updating the trust policy of"), e))?;
+        }
+        iam.tag_role()
+            .role_name(&name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(context("tagging"), e))?;
+    }
+    if change.action == Action::Create || change.after.contains_key("policy") {
+        iam.put_role_policy()
+            .role_name(&name)
+            .policy_name("guardform")
+            .policy_document(text(&desired, "policy"))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(context("writing the policy of"), e))?;
+    }
+    Ok(())
+}

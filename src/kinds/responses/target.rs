@@ -1,0 +1,150 @@
+//! `events.target[ADMIN/REGION/NAME]`: the rule's target (the response's function, an SNS
+//! topic or another event bus), with its retry policy and dead-letter queue.
+
+use super::common::{Prepared, Target, desired_of, number, push, response_of};
+use super::names::{TARGET_ID, function_arn, queue_arn, resource_name};
+use super::state::ResponsesState;
+use crate::cloud::aws::{Aws, AwsError};
+use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::{string, text};
+use crate::manifest::ResponseAction;
+use serde_json::{Value, json};
+
+/// The type name.
+pub const TYPE: &str = "events.target";
+
+/// The address of a response's rule target.
+pub fn address(admin: &str, region: &str, response: &str) -> String {
+    format!("{TYPE}[{admin}/{region}/{}]", resource_name(response))
+}
+
+/// The rule's target.
+pub fn plan(
+    prepared: &Prepared<'_>,
+    admin: &str,
+    region: &str,
+    state: &ResponsesState,
+    changes: &mut Vec<Change>,
+) {
+    let response = prepared.spec.name.as_str();
+    let target_arn = match (&prepared.spec.action, prepared.bundle) {
+        (ResponseAction::Run(_), Some(_)) => function_arn(region, admin, response),
+        (ResponseAction::Sns(arn), _) | (ResponseAction::EventBus(arn), _) => arn.clone(),
+        (ResponseAction::Run(_), None) => return,
+    };
+    let dlq = prepared
+        .spec
+        .dlq
+        .clone()
+        .unwrap_or_else(|| queue_arn(region, admin, response));
+    let mut desired = Attributes::new();
+    desired.insert("arn".into(), string(target_arn));
+    desired.insert(
+        "retry.maximum_attempts".into(),
+        json!(prepared.spec.maximum_retry_attempts),
+    );
+    desired.insert(
+        "retry.maximum_event_age".into(),
+        json!(prepared.spec.maximum_event_age_seconds),
+    );
+    desired.insert("dead_letter_arn".into(), string(dlq));
+    let rule = state.rules.get(&resource_name(response));
+    let live = rule.and_then(|r| r.target.as_ref()).map(|t| {
+        let optional = |v: Option<i32>| v.map(|v| json!(v)).unwrap_or(Value::Null);
+        let mut attributes = Attributes::new();
+        attributes.insert("arn".into(), string(t.arn.clone()));
+        attributes.insert(
+            "retry.maximum_attempts".into(),
+            optional(t.maximum_retry_attempts),
+        );
+        attributes.insert(
+            "retry.maximum_event_age".into(),
+            optional(t.maximum_event_age_seconds),
+        );
+        attributes.insert(
+            "dead_letter_arn".into(),
+            t.dead_letter_arn.clone().map(string).unwrap_or(Value::Null),
+        );
+        attributes
+    });
+    let reasons = if rule.is_some() && live.is_none() {
+        ("the rule's target is missing", "")
+    } else {
+        (
+            "the rule sends findings here",
+            "the target differs from the manifest",
+        )
+    };
+    push(
+        changes,
+        Target {
+            kind: TYPE,
+            address: address(admin, region, response),
+            region,
+            admin,
+            response,
+            reasons,
+        },
+        &desired,
+        live.as_ref(),
+    );
+}
+
+/// Writes (or removes) the target.
+pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsError> {
+    let region = change.region.as_str();
+    let response = response_of(change);
+    let name = resource_name(&response);
+    let desired = desired_of(change);
+    let context = |what: &str| format!("{what} {}", change.address);
+
+    let events = aws.eventbridge(admin, region);
+    if change.action == Action::Delete {
+        events
+            .remove_targets()
+            .rule(&name)
+            .ids(TARGET_ID)
+            .send()
+            .await
+            .map_err(|e| AwsError::new(context("removing"), e))?;
+        return Ok(());
+    }
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id(TARGET_ID)
+        .arn(text(&desired, "arn"))
+        .retry_policy(
+            aws_sdk_eventbridge::types::RetryPolicy::builder()
+                .maximum_retry_attempts(number(&desired, "retry.maximum_attempts", 8))
+                .maximum_event_age_in_seconds(number(&desired, "retry.maximum_event_age", 3600))
+                .build(),
+        )
+        .dead_letter_config(
+            aws_sdk_eventbridge::types::DeadLetterConfig::builder()
+                .arn(text(&desired, "dead_letter_arn"))
+                .build(),
+        )
+        .build()
+        .map_err(|e| AwsError::message(context("building"), e.to_string()))?;
+    let output = events
+        .put_targets()
+        .rule(&name)
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| AwsError::new(context("writing"), e))?;
+    if output.failed_entry_count() > 0 {
+        let reasons: Vec<String> = output
+            .failed_entries()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f.error_code().unwrap_or_default(),
+                    f.error_message().unwrap_or_default()
+                )
+            })
+            .collect();
+        return Err(AwsError::message(context("writing"), reasons.join("; ")));
+    }
+    Ok(())
+}
