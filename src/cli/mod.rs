@@ -85,16 +85,8 @@ fn say(global: &GlobalOptions, text: &str) {
     }
 }
 
-/// The checks of the manifest that need the bundles beside it.
-fn bundle_checks(
-    responses: &[manifest::ResponseSpec],
-    folder: &Path,
-) -> Vec<manifest::diagnostic::Diagnostic> {
-    responses::check::check_bundles(responses, folder)
-}
-
 fn load_manifest(global: &GlobalOptions) -> Result<LoadedManifest, CommandError> {
-    let loaded = manifest::load(&global.manifest, global.color, &bundle_checks)?;
+    let loaded = manifest::load(&global.manifest, global.color, &kinds::sections())?;
     if !loaded.warnings.is_empty() && !global.quiet {
         eprint!("{}", loaded.render_warnings(global.color));
     }
@@ -109,7 +101,7 @@ pub fn validate(global: &GlobalOptions) -> Result<ExitStatus, CommandError> {
         "{} is valid: administrator {}, {} feature(s) managed, auto-enable {}.\n",
         loaded.path,
         m.organization.delegated_admin,
-        m.detector.features.len(),
+        kinds::guardduty::section::of(m).features.len(),
         m.organization.auto_enable
     ));
     Ok(ExitStatus::Success)
@@ -126,16 +118,18 @@ pub fn athena_ddl(
     regions: Option<String>,
 ) -> Result<ExitStatus, CommandError> {
     let from_manifest = || -> Option<(String, String)> {
-        let loaded = manifest::load(&global.manifest, global.color, &bundle_checks).ok()?;
-        loaded
-            .manifest
-            .responses
+        let loaded = manifest::load(&global.manifest, global.color, &kinds::sections()).ok()?;
+        responses::section::of(&loaded.manifest)
             .iter()
             .find_map(|r| match &r.action {
-                manifest::ResponseAction::Run(run) if run.bundle == "archive-findings" => Some((
-                    run.env.get("BUCKET")?.clone(),
-                    run.env.get("PREFIX").cloned().unwrap_or_default(),
-                )),
+                responses::section::ResponseAction::Run(run)
+                    if run.bundle == "archive-findings" =>
+                {
+                    Some((
+                        run.env.get("BUCKET")?.clone(),
+                        run.env.get("PREFIX").cloned().unwrap_or_default(),
+                    ))
+                }
                 _ => None,
             })
     };
@@ -151,7 +145,7 @@ pub fn athena_ddl(
         },
     };
     let prefix = prefix.trim_matches('/').to_string();
-    let manifest_regions = manifest::load(&global.manifest, global.color, &bundle_checks)
+    let manifest_regions = manifest::load(&global.manifest, global.color, &kinds::sections())
         .ok()
         .and_then(|loaded| match &loaded.manifest.regions.include {
             manifest::RegionInclude::List(list) => Some(
@@ -188,8 +182,8 @@ pub fn athena_ddl(
 
 /// `guardform schema`.
 pub fn schema() -> Result<ExitStatus, CommandError> {
-    let bundles = responses::bundles::builtin_names();
-    out(&(serde_json::to_string_pretty(&schema::schema(&bundles)).unwrap_or_default() + "\n"));
+    let schema = schema::schema(&kinds::sections());
+    out(&(serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"));
     Ok(ExitStatus::Success)
 }
 
@@ -214,19 +208,17 @@ async fn read_world(
     )
     .await?;
     let aws = Arc::new(aws);
-    let mut manifest = loaded.manifest.clone();
-    if let Some(storage) = &mut manifest.storage {
-        storage.region.get_or_insert_with(|| aws.home_region());
-    }
+    let manifest = loaded.manifest.clone();
     say(
         global,
         &format!("Reading the organization as {} ...", aws.caller_arn()),
     );
     let discovery = Arc::new(discover::discover(&aws, &manifest).await?);
-    if !manifest.ip_lists.is_empty() {
+    let lists = &ip_lists::section::of(&manifest).lists;
+    if !lists.is_empty() {
         say(
             global,
-            &format!("Reading {} IP list source(s) ...", manifest.ip_lists.len()),
+            &format!("Reading {} IP list source(s) ...", lists.len()),
         );
     }
     say(
@@ -418,8 +410,12 @@ pub async fn apply(
         Some(file) => {
             let saved = plan::load(file)?;
             let source = saved.manifest_source.clone().unwrap_or_default();
-            let loaded =
-                manifest::load_str(&saved.manifest.path, source, global.color, &bundle_checks)?;
+            let loaded = manifest::load_str(
+                &saved.manifest.path,
+                source,
+                global.color,
+                &kinds::sections(),
+            )?;
             let world = read_world(global, &loaded).await?;
             let now = make_plan(&loaded, &world)?;
             if now.observed_fingerprint != saved.observed_fingerprint {
@@ -523,11 +519,13 @@ pub async fn sync_ip_lists(
 ) -> Result<ExitStatus, CommandError> {
     let loaded = load_manifest(global)?;
     if let Some(only) = &options.only
-        && !loaded.manifest.ip_lists.iter().any(|l| l.name == *only)
+        && !ip_lists::section::of(&loaded.manifest)
+            .lists
+            .iter()
+            .any(|l| l.name == *only)
     {
-        let names: Vec<&str> = loaded
-            .manifest
-            .ip_lists
+        let names: Vec<&str> = ip_lists::section::of(&loaded.manifest)
+            .lists
             .iter()
             .map(|l| l.name.as_str())
             .collect();

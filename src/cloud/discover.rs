@@ -373,7 +373,15 @@ async fn select_regions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::check;
+
+    fn check(
+        source: &str,
+    ) -> (
+        Option<Manifest>,
+        Vec<crate::manifest::diagnostic::Diagnostic>,
+    ) {
+        crate::manifest::check(source, std::path::Path::new("."), &[])
+    }
 
     fn organization() -> Organization {
         let account = |id: &str, path: &[&str], env: &str, status: &str| OrgAccount {

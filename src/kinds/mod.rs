@@ -13,7 +13,7 @@ use crate::cloud::aws::Aws;
 use crate::cloud::discover::Discovery;
 use crate::engine::plan::{Action, Attributes, Change, ManifestRef, Plan, Targets};
 use crate::engine::{Registry, States};
-use crate::manifest::{Manifest, sha256_hex};
+use crate::manifest::{Manifest, Section, sha256_hex};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,6 +36,26 @@ pub struct Context {
     pub parallelism: usize,
     /// How long to wait for an IP list to become ACTIVE.
     pub list_timeout: std::time::Duration,
+}
+
+/// Every kind's manifest section, in the order their problems are looked for.
+pub fn sections() -> [&'static dyn Section; 3] {
+    [
+        &guardduty::section::DetectorSection,
+        &ip_lists::section::IpListsSectionReader,
+        &responses::section::ResponsesSection,
+    ]
+}
+
+/// Checks manifest text from `folder` with every kind's section.
+pub fn check(
+    source: &str,
+    folder: &std::path::Path,
+) -> (
+    Option<Manifest>,
+    Vec<crate::manifest::diagnostic::Diagnostic>,
+) {
+    crate::manifest::check(source, folder, &sections())
 }
 
 /// Every kind, in the order plans list them.
@@ -153,4 +173,106 @@ where
         });
     }
     outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::diagnostic::Severity;
+
+    const MINIMAL: &str = "version: 1\norganization:\n  delegated_admin: \"222222222222\"\naccounts:\n  include: { all: true }\nregions:\n  include: [eu-west-1]\n";
+
+    fn errors(source: &str) -> Vec<String> {
+        check(source, std::path::Path::new("."))
+            .1
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| {
+                let p = d.position.unwrap_or_default();
+                format!("{}:{} {}", p.line, p.column, d.message)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let source = "version: 1\norganization:\n  delegated_admin: \"2222\"\n  auto_enable: SOME\naccounts:\n  include: { all: true }\n  exclud: {}\nregions:\n  include: [eu-west-9x]\ndetector:\n  features:\n    EKS_AUDIT_LOG: enabled\n";
+        let found = errors(source);
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].starts_with("3:20 invalid account id `2222`"));
+        assert!(found.iter().any(|e| e.contains("unknown key `exclud`")));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("invalid `organization.auto_enable` `SOME`"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|e| e.contains("unknown GuardDuty feature `EKS_AUDIT_LOG`"))
+        );
+    }
+
+    #[test]
+    fn runtime_monitoring_twice_is_refused() {
+        let source = format!(
+            "{MINIMAL}detector:\n  features:\n    RUNTIME_MONITORING: enabled\n    EKS_RUNTIME_MONITORING: enabled\n"
+        );
+        let found = errors(&source);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("11:5 EKS_RUNTIME_MONITORING and RUNTIME_MONITORING"));
+    }
+
+    fn keys_at<'a>(schema: &'a serde_json::Value, path: &str) -> Vec<&'a str> {
+        let mut node = schema;
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            node = if part == "*" && node.get("items").is_some() {
+                &node["items"]
+            } else if part == "*" {
+                &node["properties"]["RUNTIME_MONITORING"]["oneOf"][1]
+            } else {
+                &node["properties"][part]
+            };
+        }
+        let mut keys: Vec<&str> = node["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn schema_keys_match_the_validator() {
+        let schema = crate::manifest::schema::schema(&sections());
+        let mut tables: Vec<(&str, &[&str])> = crate::manifest::KNOWN_KEYS.to_vec();
+        for section in sections() {
+            tables.extend_from_slice(section.known_keys());
+        }
+        let mut merged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (path, keys) in tables {
+            merged.entry(path).or_default().extend_from_slice(keys);
+        }
+        for (path, mut known) in merged {
+            known.sort_unstable();
+            assert_eq!(keys_at(&schema, path), known, "section `{path}`");
+        }
+    }
+
+    #[test]
+    fn every_section_has_its_own_top_level_keys() {
+        let mut seen: Vec<&str> = crate::manifest::KNOWN_KEYS[0].1.to_vec();
+        for section in sections() {
+            for (path, keys) in section.known_keys() {
+                if path.is_empty() {
+                    for key in *keys {
+                        assert!(!seen.contains(key), "`{key}` is claimed twice");
+                        seen.push(key);
+                    }
+                }
+            }
+        }
+    }
 }

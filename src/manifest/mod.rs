@@ -10,165 +10,63 @@ pub mod yaml;
 use diagnostic::{Diagnostic, Severity, Source};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
-pub use check::{KNOWN_KEYS, LIST_FORMATS, RESOURCE_TYPES, SEVERITY_LABELS, check};
-
-/// Which GuardDuty list the entries go to; the limits and safety rules differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ListKind {
-    /// An IPSet: findings for these addresses are silenced.
-    Trusted,
-    /// A ThreatIntelSet: traffic with these addresses raises findings.
-    Threat,
-}
-
-impl ListKind {
-    /// GuardDuty's entry limit for this kind of list.
-    pub fn max_entries(self) -> usize {
-        match self {
-            ListKind::Trusted => 2_000,
-            ListKind::Threat => 250_000,
-        }
-    }
-
-    /// The word used in the manifest.
-    pub fn name(self) -> &'static str {
-        match self {
-            ListKind::Trusted => "trusted",
-            ListKind::Threat => "threat",
-        }
-    }
-}
+pub use check::{Checker, Entries, KNOWN_KEYS, check};
 
 /// The manifest format version this build understands.
 pub const FORMAT_VERSION: u64 = 1;
 
-/// A checked manifest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A checked manifest: its core (who administers GuardDuty, which accounts and Regions) and
+/// each kind's section as that kind's [`Section`] read it.
+#[derive(Debug, Clone)]
 pub struct Manifest {
     pub version: u64,
     pub organization: OrganizationSettings,
     pub accounts: AccountSelection,
     pub regions: RegionSelection,
-    pub detector: DetectorSettings,
-    /// Trusted and threat IP lists, in manifest order.
-    pub ip_lists: Vec<IpListSpec>,
-    /// Where list files are stored (required with `ip_lists`).
-    pub storage: Option<Storage>,
-    /// Response wiring: EventBridge rules on findings and what they trigger.
-    pub responses: Vec<ResponseSpec>,
+    pub sections: Sections,
 }
 
-/// One `responses` entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResponseSpec {
-    pub name: String,
-    pub when: When,
-    pub action: ResponseAction,
-    /// An explicit dead-letter queue (SQS ARN); otherwise guardform creates one.
-    pub dlq: Option<String>,
-    /// EventBridge retry policy of the target.
-    pub maximum_retry_attempts: u32,
-    pub maximum_event_age_seconds: u32,
-    /// Where parts of the entry are in the manifest, for later checks (`bundle`, `env.X`, ...).
-    #[serde(skip)]
-    pub positions: BTreeMap<String, yaml::Position>,
+/// A section's value, as its kind's checker built it.
+pub type SectionValue = Arc<dyn Any + Send + Sync>;
+
+/// Every section's value, by section name.
+#[derive(Clone, Default)]
+pub struct Sections(BTreeMap<&'static str, SectionValue>);
+
+impl Sections {
+    /// Keeps `value` as the section `name`.
+    pub fn insert(&mut self, name: &'static str, value: SectionValue) {
+        self.0.insert(name, value);
+    }
+
+    /// The section `name`, if it was read and is of type `T`.
+    pub fn get<T: Any>(&self, name: &str) -> Option<&T> {
+        self.0.get(name).and_then(|value| value.downcast_ref::<T>())
+    }
 }
 
-/// Which findings a response gets.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct When {
-    pub severity_min: Option<f64>,
-    pub severity_max: Option<f64>,
-    /// LOW, MEDIUM, HIGH, CRITICAL.
-    pub labels: Vec<String>,
-    /// Finding types; a trailing `*` matches by prefix.
-    pub types: Vec<String>,
-    /// `detail.resource.resourceType` values.
-    pub resource_types: Vec<String>,
+impl std::fmt::Debug for Sections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
-/// What a response does.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseAction {
-    /// A Lambda function built from a bundle.
-    Run(RunSpec),
-    /// An SNS topic.
-    Sns(String),
-    /// Another EventBridge bus (e.g. a central security account's).
-    EventBus(String),
-}
-
-/// `run:`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RunSpec {
-    pub bundle: String,
-    pub env: BTreeMap<String, String>,
-    /// Secret names to Secrets Manager ARNs (references only, never values).
-    pub secrets: BTreeMap<String, String>,
-    pub timeout: Option<u32>,
-    pub memory: Option<u32>,
-}
-
-/// One `ip_lists` entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IpListSpec {
-    /// The GuardDuty set name.
-    pub name: String,
-    pub kind: ListKind,
-    pub source: ListSource,
-    /// `TXT` (normalised by guardform) or a format GuardDuty reads as it is.
-    pub format: String,
-    /// Allow trusted entries broader than /8 (IPv4) or /32 (IPv6).
-    pub allow_broad: bool,
-    /// Take over a same-named set guardform did not create.
-    pub adopt: bool,
-}
-
-/// Where a list's content comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ListSource {
-    Inline(Vec<String>),
-    /// A path, relative to the manifest's folder.
-    File(String),
-    /// An HTTPS URL (plain HTTP only on loopback).
-    Url(String),
-    S3 {
-        bucket: String,
-        key: String,
-    },
-    DeepSecurity(DeepSecuritySource),
-}
-
-/// A Trend Micro Deep Security (or Cloud One Workload Security) IP list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeepSecuritySource {
-    /// The manager's base URL, e.g. `https://dsm.example.com:4119`.
-    pub url: String,
-    /// The IP list's name or numeric id.
-    pub ip_list: String,
-    /// The environment variable holding the API key (never the key itself).
-    pub api_key_env: String,
-    /// A PEM file of CA certificates to trust besides the system's, relative to the manifest.
-    pub ca_file: Option<String>,
-    /// `api-secret-key` (Deep Security) or `authorization` (Cloud One: `Authorization: ApiKey`).
-    pub auth_header: String,
-}
-
-/// `storage:`: the S3 location list files are uploaded to, in the delegated administrator
-/// account.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Storage {
-    pub bucket: String,
-    /// Key prefix without leading or trailing `/` (may be empty).
-    pub prefix: String,
-    /// The bucket's Region (default: the home Region).
-    pub region: Option<String>,
+/// A part of the manifest that one kind owns: its keys, how they are checked (every problem,
+/// with positions), and its JSON Schema.
+pub trait Section: Send + Sync {
+    /// The section's name, under which its value is kept.
+    fn name(&self) -> &'static str;
+    /// The keys each of its mappings accepts, by path (`""` for its top-level keys).
+    fn known_keys(&self) -> &'static [(&'static str, &'static [&'static str])];
+    /// Reads its keys of the top-level mapping; `None` when a problem stops it.
+    fn check(&self, checker: &mut Checker, top: &Entries<'_>) -> Option<SectionValue>;
+    /// The JSON Schema of its top-level keys.
+    fn schema(&self) -> serde_json::Map<String, serde_json::Value>;
 }
 
 /// `organization:`: who administers GuardDuty and how other accounts are reached.
@@ -225,22 +123,6 @@ pub enum RegionInclude {
     /// Every Region enabled in the delegated administrator account.
     AllEnabled,
     List(Vec<String>),
-}
-
-/// `detector:`: settings of the administrator's and every member's detector.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct DetectorSettings {
-    pub finding_publishing_frequency: Option<String>,
-    /// Only the features named here are managed; others are left as they are.
-    pub features: BTreeMap<String, FeatureSetting>,
-    pub tags: BTreeMap<String, String>,
-}
-
-/// One feature's desired state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FeatureSetting {
-    pub enabled: bool,
-    pub additional: BTreeMap<String, bool>,
 }
 
 /// A manifest read from disk, with its source kept for error rendering and saved plans.
@@ -303,22 +185,18 @@ pub enum ManifestError {
     },
 }
 
-/// Checks that need more than the manifest's text (the bundles beside it): given the response
-/// entries that parsed and the manifest's folder, the problems found.
-pub type ExtraCheck<'a> = &'a dyn Fn(&[ResponseSpec], &Path) -> Vec<Diagnostic>;
-
 /// Reads and checks a manifest file.
 pub fn load(
     path: &Path,
     color: bool,
-    extra: ExtraCheck<'_>,
+    sections: &[&dyn Section],
 ) -> Result<LoadedManifest, ManifestError> {
     let display = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
         path: display.clone(),
         source,
     })?;
-    load_str(&display, source, color, extra)
+    load_str(&display, source, color, sections)
 }
 
 /// Checks manifest text that came from `path`.
@@ -326,14 +204,13 @@ pub fn load_str(
     path: &str,
     source: String,
     color: bool,
-    extra: ExtraCheck<'_>,
+    sections: &[&dyn Section],
 ) -> Result<LoadedManifest, ManifestError> {
-    let (manifest, mut diagnostics, responses) = check::check_with_responses(&source);
     let folder = Path::new(path)
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    diagnostics.extend(extra(&responses, &folder));
+    let (manifest, diagnostics) = check::check(&source, &folder, sections);
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)

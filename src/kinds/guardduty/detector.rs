@@ -11,8 +11,8 @@ use super::state::RegionState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::cloud::discover::Discovery;
 use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::guardduty::section::DetectorSettings;
 use crate::kinds::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, change, string};
-use crate::manifest::DetectorSettings;
 use aws_sdk_guardduty::types::FindingPublishingFrequency;
 use std::collections::BTreeMap;
 

@@ -3,8 +3,8 @@
 
 use super::state::FeatureState;
 use crate::engine::plan::Attributes;
+use crate::kinds::guardduty::section::DetectorSettings;
 use crate::kinds::string;
-use crate::manifest::DetectorSettings;
 use aws_sdk_guardduty::types::{
     DetectorAdditionalConfiguration, DetectorFeature, DetectorFeatureConfiguration,
     FeatureAdditionalConfiguration, FeatureStatus, MemberAdditionalConfiguration,

@@ -12,8 +12,8 @@ use crate::cloud::aws::{Aws, AwsError};
 use crate::cloud::discover::Discovery;
 use crate::engine::outcome::Outcome;
 use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::guardduty::section::DetectorSettings;
 use crate::kinds::{change, string};
-use crate::manifest::DetectorSettings;
 use aws_sdk_guardduty::types::AccountDetail;
 use std::collections::BTreeMap;
 

@@ -8,6 +8,7 @@ pub mod member;
 pub mod org_config;
 pub mod organization_admin;
 pub mod read;
+pub mod section;
 pub mod state;
 
 use super::Context;
@@ -30,7 +31,7 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
         planned.changes.extend(
             [
                 organization_admin::plan(discovery, region, state),
-                detector::plan_admin(&manifest.detector, discovery, region, state),
+                detector::plan_admin(section::of(manifest), discovery, region, state),
                 org_config::plan(manifest, discovery, region, state),
                 detector::plan_management(discovery, region, state),
             ]
@@ -38,7 +39,7 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
             .flatten(),
         );
         member::plan(
-            &manifest.detector,
+            section::of(manifest),
             discovery,
             region,
             state,
@@ -135,7 +136,6 @@ mod tests {
     use crate::cloud::discover::{OrgAccount, Organization};
     use crate::engine::plan::{Action, Attributes, ManifestRef, Targets};
     use crate::kinds::{MANAGED_TAG_KEY, string};
-    use crate::manifest::check;
     use state::{DetectorState, FeatureState, MemberState, OrgConfigState};
     use std::collections::BTreeMap;
 
@@ -159,7 +159,9 @@ mod tests {
     const MANIFEST: &str = "version: 1\norganization: { delegated_admin: \"222222222222\", auto_enable: ALL }\naccounts: { include: { all: true } }\nregions: { include: [eu-west-1] }\ndetector:\n  finding_publishing_frequency: FIFTEEN_MINUTES\n  features:\n    S3_DATA_EVENTS: enabled\n    RDS_LOGIN_EVENTS: disabled\n    RUNTIME_MONITORING: { status: enabled, additional: { EKS_ADDON_MANAGEMENT: enabled } }\n  tags: { owner: security }\n";
 
     fn manifest() -> Manifest {
-        check(MANIFEST).0.unwrap()
+        crate::kinds::check(MANIFEST, std::path::Path::new("."))
+            .0
+            .unwrap()
     }
 
     fn discovery(members: &[&str]) -> Discovery {

@@ -27,7 +27,7 @@ pub fn address(region: &str) -> String {
 pub fn desired(manifest: &Manifest) -> Attributes {
     let auto_enable = manifest.organization.auto_enable.clone();
     let for_enabled = if auto_enable == "ALL" { "ALL" } else { "NEW" };
-    let mut attributes = feature_attributes(&manifest.detector, |enabled| {
+    let mut attributes = feature_attributes(super::section::of(manifest), |enabled| {
         if enabled {
             for_enabled.to_string()
         } else {

@@ -4,8 +4,8 @@
 use super::state::StorageState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::ip_lists::section::Storage;
 use crate::kinds::{change, differing, string};
-use crate::manifest::Storage;
 
 /// The type name.
 pub const TYPE: &str = "s3.bucket";
@@ -16,8 +16,8 @@ pub fn address(bucket: &str) -> String {
 }
 
 /// The bucket, created or fixed when it is not as guardform wants it.
-pub fn plan(storage: &Storage, admin: &str, state: &StorageState) -> Option<Change> {
-    let region = storage.region.clone().unwrap_or_default();
+/// `region` is the bucket's (the manifest's, or the home Region).
+pub fn plan(storage: &Storage, region: &str, admin: &str, state: &StorageState) -> Option<Change> {
     let mut desired = Attributes::new();
     desired.insert("public_access_block".into(), string("all blocked"));
     desired.insert("encryption".into(), string("enabled"));
@@ -53,7 +53,7 @@ pub fn plan(storage: &Storage, admin: &str, state: &StorageState) -> Option<Chan
         address(&storage.bucket),
         action,
         Some(admin),
-        &region,
+        region,
         reason,
     );
     c.before = before;

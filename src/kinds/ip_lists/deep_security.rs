@@ -3,7 +3,7 @@
 //! environment variable the manifest names and never appears in output, logs or errors.
 
 use crate::cloud::http::{HttpError, HttpsClient};
-use crate::manifest::DeepSecuritySource;
+use crate::kinds::ip_lists::section::DeepSecuritySource;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -7,6 +7,7 @@ pub mod deep_security;
 pub mod normalize;
 pub mod object;
 pub mod read;
+pub mod section;
 pub mod sets;
 pub mod sources;
 pub mod state;
@@ -55,11 +56,13 @@ impl Kind<Context> for IpLists {
         for list in &state.lists {
             planned.notes.extend(list.notes.iter().cloned());
         }
-        if let Some(storage) = &manifest.storage {
+        if let Some(storage) = &section::of(manifest).storage {
             if !state.lists.is_empty() {
                 let empty = StorageState::default();
                 let live = state.storage.as_ref().unwrap_or(&empty);
-                planned.changes.extend(bucket::plan(storage, admin, live));
+                planned
+                    .changes
+                    .extend(bucket::plan(storage, &state.bucket_region, admin, live));
             }
             for list in &state.lists {
                 planned
@@ -123,8 +126,14 @@ impl Kind<Context> for IpLists {
                 match change.kind.as_str() {
                     bucket::TYPE => bucket::apply(aws, admin, change).await,
                     object::TYPE => {
-                        object::apply(aws, admin, state, context.manifest.storage.as_ref(), change)
-                            .await
+                        object::apply(
+                            aws,
+                            admin,
+                            state,
+                            section::of(&context.manifest).storage.as_ref(),
+                            change,
+                        )
+                        .await
                     }
                     _ => sets::apply(aws, admin, context.list_timeout, change).await,
                 }

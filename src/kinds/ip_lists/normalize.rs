@@ -11,7 +11,7 @@
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use std::net::{IpAddr, Ipv4Addr};
 
-pub use crate::manifest::ListKind;
+pub use crate::kinds::ip_lists::section::ListKind;
 
 /// GuardDuty's limit on a list file's size.
 pub const MAX_BYTES: usize = 35 * 1024 * 1024;

@@ -7,8 +7,8 @@ use super::state::IpListsState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::outcome::Outcome;
 use crate::engine::plan::{Action, Change, ContentDiff, Plan};
+use crate::kinds::ip_lists::section::Storage;
 use crate::kinds::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, change, string};
-use crate::manifest::Storage;
 use std::collections::BTreeMap;
 
 /// The type name.
@@ -50,7 +50,7 @@ pub fn plan(
         address(&storage.bucket, &key),
         action,
         Some(admin),
-        &storage.region.clone().unwrap_or_default(),
+        &state.bucket_region,
         reason,
     );
     if let Some(sha) = &live_sha {

@@ -7,7 +7,8 @@ use crate::cloud::aws::Aws;
 use crate::cloud::aws::AwsError;
 use crate::engine::ReadError;
 use crate::kinds::Context;
-use crate::manifest::{Storage, sha256_hex};
+use crate::kinds::ip_lists::section::Storage;
+use crate::manifest::sha256_hex;
 use std::collections::BTreeMap;
 use tokio::sync::Semaphore;
 
@@ -17,15 +18,10 @@ pub async fn read(context: &Context) -> Result<IpListsState, ReadError> {
         context.aws.as_ref(),
         context.discovery.delegated_admin.as_str(),
     );
+    let section = super::section::of(&context.manifest);
     let mut state = IpListsState::default();
-    if !context.manifest.ip_lists.is_empty() {
-        state.lists = sources::resolve(
-            &context.manifest.ip_lists,
-            &context.manifest_dir,
-            aws,
-            admin,
-        )
-        .await?;
+    if !section.lists.is_empty() {
+        state.lists = sources::resolve(&section.lists, &context.manifest_dir, aws, admin).await?;
     }
     let permits = Semaphore::new(context.parallelism.max(1));
     let reads = futures_util::future::join_all(context.discovery.regions.iter().map(|region| {
@@ -43,7 +39,8 @@ pub async fn read(context: &Context) -> Result<IpListsState, ReadError> {
     for (region, read) in context.discovery.regions.iter().zip(reads) {
         state.regions.insert(region.clone(), read?);
     }
-    if let Some(storage) = &context.manifest.storage {
+    if let Some(storage) = &section.storage {
+        state.bucket_region = storage.region.clone().unwrap_or_else(|| aws.home_region());
         observe_list_storage(aws, &mut state, admin, storage).await?;
     }
     Ok(state)
@@ -242,7 +239,7 @@ async fn observe_list_storage(
     }
     keys.sort();
     keys.dedup();
-    let region = storage.region.clone().unwrap_or_else(|| aws.home_region());
+    let region = observed.bucket_region.clone();
     let (state, contents) = observe_storage(aws, admin, &region, &storage.bucket, &keys).await?;
     observed.storage = Some(state);
     observed.contents = contents;

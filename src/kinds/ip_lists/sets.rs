@@ -9,8 +9,9 @@ use super::sources::{ListContent, location};
 use super::state::{IpListsState, ListSetState, RegionSets};
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::ip_lists::section::{ListKind, Storage};
 use crate::kinds::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, change, differing, string};
-use crate::manifest::{ListKind, Manifest, Storage};
+use crate::manifest::Manifest;
 
 /// The trusted list type.
 pub const IPSET: &str = "guardduty.ipset";
@@ -72,15 +73,13 @@ pub fn plan(
     changes: &mut Vec<Change>,
     conflicts: &mut Vec<String>,
 ) {
-    let Some(storage) = &manifest.storage else {
+    let section = super::section::of(manifest);
+    let Some(storage) = &section.storage else {
         return;
     };
     let kind = type_of(list.kind);
     let location = location(&storage.bucket, &list.key(storage));
-    let adopt = manifest
-        .ip_lists
-        .iter()
-        .any(|l| l.name == list.name && l.adopt);
+    let adopt = section.lists.iter().any(|l| l.name == list.name && l.adopt);
     let mut desired = Attributes::new();
     desired.insert("name".into(), string(list.name.clone()));
     desired.insert("format".into(), string(list.format.clone()));
@@ -232,8 +231,8 @@ pub fn plan_removals(
                 let claimed = wanted.iter().any(|l| {
                     owns(set, &l.name)
                         || (set.name == l.name
-                            && manifest
-                                .ip_lists
+                            && super::section::of(manifest)
+                                .lists
                                 .iter()
                                 .any(|s| s.name == l.name && s.adopt))
                 });

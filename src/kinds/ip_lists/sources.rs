@@ -6,7 +6,8 @@ use crate::cloud::aws::{Aws, AwsError};
 use crate::cloud::http::{HttpError, HttpsClient};
 use crate::kinds::ip_lists::deep_security::{self, DeepSecurityError};
 use crate::kinds::ip_lists::normalize::{self as iplist, ListKind};
-use crate::manifest::{IpListSpec, ListSource, Storage, sha256_hex};
+use crate::kinds::ip_lists::section::{IpListSpec, ListSource, Storage};
+use crate::manifest::sha256_hex;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

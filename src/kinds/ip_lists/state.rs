@@ -43,6 +43,9 @@ pub struct StorageState {
 pub struct IpListsState {
     /// Every targeted Region (no sets where the administrator has no detector yet).
     pub regions: BTreeMap<String, RegionSets>,
+    /// The list bucket's Region: the manifest's, or the home Region.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bucket_region: String,
     /// Present when the manifest has list storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageState>,

@@ -2,8 +2,8 @@
 //! manifest's own checks cannot see the bundles beside it.
 
 use super::bundles;
+use crate::kinds::responses::section::{ResponseAction, ResponseSpec};
 use crate::manifest::diagnostic::Diagnostic;
-use crate::manifest::{ResponseAction, ResponseSpec};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -4,8 +4,8 @@
 use super::bundles::Bundle;
 use super::names::RESPONSE_TAG_KEY;
 use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::responses::section::ResponseSpec;
 use crate::kinds::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, differing, string};
-use crate::manifest::ResponseSpec;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 
 use super::bundles::Bundle;
 use super::names::{queue_arn, resource_name, rule_arn};
-use crate::manifest::{SEVERITY_LABELS, When};
+use crate::kinds::responses::section::{SEVERITY_LABELS, When};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -180,10 +180,9 @@ mod tests {
         let manifest = format!(
             "version: 1\norganization: {{ delegated_admin: \"222222222222\" }}\naccounts: {{ include: {{ all: true }} }}\nregions: {{ include: [eu-west-1] }}\nresponses:\n  - name: r\n    when: {source}\n    send_to: {{ sns: \"arn:aws:sns:eu-west-1:222222222222:soc\" }}\n"
         );
-        let (parsed, diagnostics) = crate::manifest::check(&manifest);
-        parsed
-            .unwrap_or_else(|| panic!("{diagnostics:?}"))
-            .responses[0]
+        let (parsed, diagnostics) = crate::kinds::check(&manifest, std::path::Path::new("."));
+        let parsed = parsed.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        crate::kinds::responses::section::of(&parsed)[0]
             .when
             .clone()
     }

@@ -10,8 +10,8 @@ use super::names::{function_arn, resource_name, role_arn};
 use super::state::ResponsesState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Change};
+use crate::kinds::responses::section::ResponseAction;
 use crate::kinds::{string, text};
-use crate::manifest::ResponseAction;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 

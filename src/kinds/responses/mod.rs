@@ -15,6 +15,7 @@ pub mod queue;
 pub mod read;
 pub mod role;
 pub mod rule;
+pub mod section;
 pub mod state;
 pub mod target;
 
@@ -22,7 +23,7 @@ use super::Context;
 use crate::engine::outcome::Outcome;
 use crate::engine::plan::{Action, Change, Plan};
 use crate::engine::{BoxFuture, Kind, Planned, ReadError, State, state_of};
-use crate::manifest::ResponseAction;
+use crate::kinds::responses::section::ResponseAction;
 use common::{Prepared, response_of};
 use state::{ResponsesKindState, ResponsesState};
 use std::collections::BTreeSet;
@@ -82,7 +83,8 @@ impl Kind<Context> for Responses {
         };
         let changes = &mut planned.changes;
         let empty = ResponsesState::default();
-        for spec in &context.manifest.responses {
+        let responses = section::of(&context.manifest);
+        for spec in responses {
             let prepared = Prepared {
                 spec,
                 bundle: state.loaded.get(&spec.name),
@@ -100,12 +102,7 @@ impl Kind<Context> for Responses {
                 target::plan(&prepared, admin, region, live, changes);
             }
         }
-        let wanted: BTreeSet<&str> = context
-            .manifest
-            .responses
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect();
+        let wanted: BTreeSet<&str> = responses.iter().map(|r| r.name.as_str()).collect();
         for region in &context.discovery.regions {
             let Some(live) = state.regions.get(region) else {
                 continue;

@@ -6,8 +6,8 @@ use super::names::{STATEMENT_ID, resource_name, rule_arn};
 use super::state::ResponsesState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::responses::section::ResponseAction;
 use crate::kinds::{string, text};
-use crate::manifest::ResponseAction;
 
 /// The type name.
 pub const TYPE: &str = "lambda.permission";

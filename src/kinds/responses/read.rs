@@ -13,8 +13,8 @@ use super::state::{
 };
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::ReadError;
+use crate::kinds::responses::section::ResponseAction;
 use crate::kinds::{Context, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
-use crate::manifest::ResponseAction;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
     let manifest = &context.manifest;
     let mut state = ResponsesKindState::default();
-    for spec in &manifest.responses {
+    let responses = super::section::of(manifest);
+    for spec in responses {
         if let ResponseAction::Run(run) = &spec.action {
             let bundle = bundles::find(&run.bundle, &context.manifest_dir)
                 .map_err(|e| format!("response `{}`: {e}", spec.name))?;
@@ -40,7 +41,7 @@ pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
         context.aws.as_ref(),
         context.discovery.delegated_admin.as_str(),
     );
-    let names: Vec<String> = manifest.responses.iter().map(|r| r.name.clone()).collect();
+    let names: Vec<String> = responses.iter().map(|r| r.name.clone()).collect();
     let permits = tokio::sync::Semaphore::new(context.parallelism.max(1));
     let wiring = async {
         let reads =

@@ -10,8 +10,8 @@ use super::names::{ROLE_PATH, resource_name};
 use super::state::RoleState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Change};
+use crate::kinds::responses::section::ResponseAction;
 use crate::kinds::{string, text};
-use crate::manifest::ResponseAction;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The type name.

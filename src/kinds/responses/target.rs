@@ -6,8 +6,8 @@ use super::names::{TARGET_ID, function_arn, queue_arn, resource_name};
 use super::state::ResponsesState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Attributes, Change};
+use crate::kinds::responses::section::ResponseAction;
 use crate::kinds::{string, text};
-use crate::manifest::ResponseAction;
 use serde_json::{Value, json};
 
 /// The type name.

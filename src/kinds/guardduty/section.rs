@@ -1,0 +1,278 @@
+//! The `detector:` section: the features, finding frequency and tags of the administrator's
+//! and every member's detector.
+
+use crate::manifest::catalog;
+use crate::manifest::diagnostic::{Diagnostic, did_you_mean};
+use crate::manifest::yaml::{Node, Value};
+use crate::manifest::{Checker, Entries, Manifest, Section, SectionValue, schema};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+/// The section's name and key.
+pub const NAME: &str = "detector";
+
+/// `detector:`: settings of the administrator's and every member's detector.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct DetectorSettings {
+    pub finding_publishing_frequency: Option<String>,
+    /// Only the features named here are managed; others are left as they are.
+    pub features: BTreeMap<String, FeatureSetting>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One feature's desired state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureSetting {
+    pub enabled: bool,
+    pub additional: BTreeMap<String, bool>,
+}
+
+/// The `detector:` section.
+pub struct DetectorSection;
+
+/// The detector settings of a checked manifest (the defaults when it has none).
+pub fn of(manifest: &Manifest) -> &DetectorSettings {
+    static DEFAULT: LazyLock<DetectorSettings> = LazyLock::new(DetectorSettings::default);
+    manifest
+        .sections
+        .get::<DetectorSettings>(NAME)
+        .unwrap_or(&DEFAULT)
+}
+
+impl Section for DetectorSection {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn known_keys(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[
+            ("", &["detector"]),
+            (
+                "detector",
+                &["finding_publishing_frequency", "features", "tags"],
+            ),
+            ("detector.features.*", &["status", "additional"]),
+        ]
+    }
+
+    fn check(&self, checker: &mut Checker, top: &Entries<'_>) -> Option<SectionValue> {
+        let settings = match top.get(NAME) {
+            Some(node) => detector(checker, node)?,
+            None => DetectorSettings::default(),
+        };
+        Some(Arc::new(settings))
+    }
+
+    fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
+        let status = json!({"enum": ["enabled", "disabled"]});
+        let features: serde_json::Map<String, serde_json::Value> = catalog::FEATURES
+            .iter()
+            .map(|name| {
+                let additional: serde_json::Map<String, serde_json::Value> =
+                    catalog::additional_configurations(name)
+                        .iter()
+                        .map(|extra| (extra.to_string(), status.clone()))
+                        .collect();
+                let mut detailed = json!({
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["status"],
+                    "properties": {"status": status},
+                });
+                detailed["properties"]["additional"] =
+                    json!({"type": "object", "additionalProperties": false, "properties": additional});
+                (name.to_string(), json!({"oneOf": [status, detailed]}))
+            })
+            .collect();
+        let mut properties = serde_json::Map::new();
+        properties.insert(
+            NAME.into(),
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "finding_publishing_frequency": {"enum": catalog::PUBLISHING_FREQUENCIES},
+                    "features": {"type": "object", "additionalProperties": false, "properties": features},
+                    "tags": schema::tags()
+                }
+            }),
+        );
+        properties
+    }
+}
+
+fn detector(checker: &mut Checker, node: &Node) -> Option<DetectorSettings> {
+    let entries = checker.mapping(node, "detector", "`detector`")?;
+    let mut settings = DetectorSettings::default();
+    let mut ok = true;
+    if let Some(node) = entries.get("finding_publishing_frequency") {
+        settings.finding_publishing_frequency = checker.one_of(
+            node,
+            "`detector.finding_publishing_frequency`",
+            catalog::PUBLISHING_FREQUENCIES,
+        );
+        ok &= settings.finding_publishing_frequency.is_some();
+    }
+    if let Some(node) = entries.get("tags") {
+        settings.tags = checker.tags(node, "`detector.tags`");
+    }
+    if let Some(features) = entries.get("features") {
+        match &features.value {
+            Value::Mapping(pairs) => {
+                for (key, value) in pairs {
+                    let Some(name) = checker.string(key, "a feature name") else {
+                        ok = false;
+                        continue;
+                    };
+                    if !catalog::FEATURES.contains(&name.as_str()) {
+                        checker.error(
+                            Diagnostic::error(
+                                Some(key.position),
+                                format!("unknown GuardDuty feature `{name}`"),
+                            )
+                            .expected(format!("one of: {}", catalog::FEATURES.join(", ")))
+                            .suggest(&name, catalog::FEATURES.iter().copied()),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    match feature(checker, &name, value) {
+                        Some(setting) => {
+                            settings.features.insert(name, setting);
+                        }
+                        None => ok = false,
+                    }
+                }
+                let names: Vec<&str> = pairs.iter().filter_map(|(k, _)| k.as_scalar()).collect();
+                if names.contains(&"RUNTIME_MONITORING")
+                    && names.contains(&"EKS_RUNTIME_MONITORING")
+                {
+                    let position = pairs
+                        .iter()
+                        .find(|(k, _)| k.as_scalar() == Some("EKS_RUNTIME_MONITORING"))
+                        .map(|(k, _)| k.position);
+                    checker.error(
+                        Diagnostic::error(position, "EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be configured")
+                            .hint("GuardDuty rejects both in one request; RUNTIME_MONITORING covers EKS: move its settings there and remove EKS_RUNTIME_MONITORING"),
+                    );
+                    ok = false;
+                }
+            }
+            _ if features.is_null() => {}
+            _ => {
+                checker.type_error(
+                    features,
+                    "`detector.features`",
+                    "a mapping of feature names to `enabled`/`disabled`",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(settings)
+}
+
+fn status(checker: &mut Checker, node: &Node, what: &str) -> Option<bool> {
+    match node.as_scalar() {
+        Some("enabled") => Some(true),
+        Some("disabled") => Some(false),
+        Some(other) => {
+            let lowered = other.to_ascii_lowercase();
+            let hint = match lowered.as_str() {
+                "enabled" | "true" | "on" | "yes" => Some("write `enabled`".to_string()),
+                "disabled" | "false" | "off" | "no" => Some("write `disabled`".to_string()),
+                _ => did_you_mean(other, ["enabled", "disabled"])
+                    .map(|s| format!("did you mean `{s}`?")),
+            };
+            checker.error(
+                Diagnostic::error(
+                    Some(node.position),
+                    format!("invalid status `{other}` for {what}"),
+                )
+                .expected("`enabled` or `disabled`")
+                .maybe_hint(hint),
+            );
+            None
+        }
+        None => {
+            checker.type_error(node, what, "`enabled` or `disabled`");
+            None
+        }
+    }
+}
+
+fn feature(checker: &mut Checker, name: &str, node: &Node) -> Option<FeatureSetting> {
+    let what = format!("feature `{name}`");
+    if !matches!(node.value, Value::Mapping(_)) {
+        return status(checker, node, &what).map(|enabled| FeatureSetting {
+            enabled,
+            additional: BTreeMap::new(),
+        });
+    }
+    let entries = checker.mapping(node, "detector.features.*", &what)?;
+    let enabled = checker
+        .required(
+            &entries,
+            "status",
+            &what,
+            "add `status: enabled` or `status: disabled`",
+        )
+        .and_then(|node| status(checker, node, &what));
+    let mut additional = BTreeMap::new();
+    let mut ok = true;
+    if let Some(extra) = entries.get("additional") {
+        let allowed = catalog::additional_configurations(name);
+        match &extra.value {
+            Value::Mapping(pairs) => {
+                for (key, value) in pairs {
+                    let Some(config) = checker.string(key, "an additional configuration name")
+                    else {
+                        ok = false;
+                        continue;
+                    };
+                    if !allowed.contains(&config.as_str()) {
+                        let expected = if allowed.is_empty() {
+                            format!("no additional configuration: `{name}` has none")
+                        } else {
+                            format!("one of: {}", allowed.join(", "))
+                        };
+                        checker.error(
+                            Diagnostic::error(
+                                Some(key.position),
+                                format!("unknown additional configuration `{config}` for `{name}`"),
+                            )
+                            .expected(expected)
+                            .suggest(&config, allowed.iter().copied()),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    match status(checker, value, &format!("`{name}.{config}`")) {
+                        Some(status) => {
+                            additional.insert(config, status);
+                        }
+                        None => ok = false,
+                    }
+                }
+            }
+            _ if extra.is_null() => {}
+            _ => {
+                checker.type_error(
+                    extra,
+                    &format!("`{name}.additional`"),
+                    "a mapping of names to `enabled`/`disabled`",
+                );
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    Some(FeatureSetting {
+        enabled: enabled?,
+        additional,
+    })
+}

@@ -1,0 +1,484 @@
+//! The `ip_lists:` and `storage:` sections: trusted and threat lists with their sources, and
+//! the S3 location their files are uploaded to.
+
+use crate::manifest::diagnostic::Diagnostic;
+use crate::manifest::yaml::Node;
+use crate::manifest::{Checker, Entries, Manifest, Section, SectionValue, schema};
+use serde::Serialize;
+use serde_json::json;
+use std::sync::{Arc, LazyLock};
+
+/// The section's name.
+pub const NAME: &str = "ip_lists";
+
+/// List formats GuardDuty reads (`TXT` is normalised by guardform, the others pass through).
+pub const LIST_FORMATS: &[&str] = &[
+    "TXT",
+    "STIX",
+    "OTX_CSV",
+    "ALIEN_VAULT",
+    "PROOF_POINT",
+    "FIRE_EYE",
+];
+
+/// The lists and where their files go.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct IpListsSection {
+    /// Trusted and threat IP lists, in manifest order.
+    pub lists: Vec<IpListSpec>,
+    /// Where list files are stored (required with `ip_lists`).
+    pub storage: Option<Storage>,
+}
+
+/// The IP list settings of a checked manifest (none when it has none).
+pub fn of(manifest: &Manifest) -> &IpListsSection {
+    static DEFAULT: LazyLock<IpListsSection> = LazyLock::new(IpListsSection::default);
+    manifest
+        .sections
+        .get::<IpListsSection>(NAME)
+        .unwrap_or(&DEFAULT)
+}
+
+/// Which GuardDuty list the entries go to; the limits and safety rules differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    /// An IPSet: findings for these addresses are silenced.
+    Trusted,
+    /// A ThreatIntelSet: traffic with these addresses raises findings.
+    Threat,
+}
+
+impl ListKind {
+    /// GuardDuty's entry limit for this kind of list.
+    pub fn max_entries(self) -> usize {
+        match self {
+            ListKind::Trusted => 2_000,
+            ListKind::Threat => 250_000,
+        }
+    }
+
+    /// The word used in the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListKind::Trusted => "trusted",
+            ListKind::Threat => "threat",
+        }
+    }
+}
+
+/// One `ip_lists` entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IpListSpec {
+    /// The GuardDuty set name.
+    pub name: String,
+    pub kind: ListKind,
+    pub source: ListSource,
+    /// `TXT` (normalised by guardform) or a format GuardDuty reads as it is.
+    pub format: String,
+    /// Allow trusted entries broader than /8 (IPv4) or /32 (IPv6).
+    pub allow_broad: bool,
+    /// Take over a same-named set guardform did not create.
+    pub adopt: bool,
+}
+
+/// Where a list's content comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListSource {
+    Inline(Vec<String>),
+    /// A path, relative to the manifest's folder.
+    File(String),
+    /// An HTTPS URL (plain HTTP only on loopback).
+    Url(String),
+    S3 {
+        bucket: String,
+        key: String,
+    },
+    DeepSecurity(DeepSecuritySource),
+}
+
+/// A Trend Micro Deep Security (or Cloud One Workload Security) IP list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeepSecuritySource {
+    /// The manager's base URL, e.g. `https://dsm.example.com:4119`.
+    pub url: String,
+    /// The IP list's name or numeric id.
+    pub ip_list: String,
+    /// The environment variable holding the API key (never the key itself).
+    pub api_key_env: String,
+    /// A PEM file of CA certificates to trust besides the system's, relative to the manifest.
+    pub ca_file: Option<String>,
+    /// `api-secret-key` (Deep Security) or `authorization` (Cloud One: `Authorization: ApiKey`).
+    pub auth_header: String,
+}
+
+/// `storage:`: the S3 location list files are uploaded to, in the delegated administrator
+/// account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Storage {
+    pub bucket: String,
+    /// Key prefix without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    /// The bucket's Region (default: the home Region).
+    pub region: Option<String>,
+}
+
+/// The `ip_lists:` and `storage:` sections.
+pub struct IpListsSectionReader;
+
+impl Section for IpListsSectionReader {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn known_keys(&self) -> &'static [(&'static str, &'static [&'static str])] {
+        &[
+            ("", &["ip_lists", "storage"]),
+            (
+                "ip_lists.*",
+                &["name", "kind", "source", "format", "allow_broad", "adopt"],
+            ),
+            (
+                "ip_lists.*.source",
+                &["inline", "file", "url", "s3", "deep_security"],
+            ),
+            (
+                "ip_lists.*.source.deep_security",
+                &["url", "ip_list", "api_key_env", "ca_file", "auth_header"],
+            ),
+            ("storage", &["bucket", "region"]),
+        ]
+    }
+
+    fn check(&self, checker: &mut Checker, top: &Entries<'_>) -> Option<SectionValue> {
+        let lists = match top.get("ip_lists") {
+            Some(node) => ip_lists(checker, node),
+            None => Some(Vec::new()),
+        };
+        let storage = match top.get("storage") {
+            Some(node) => storage(checker, node).map(Some),
+            None => Some(None),
+        };
+        if let (Some(lists), Some(None)) = (&lists, &storage)
+            && !lists.is_empty()
+        {
+            checker.error(
+                Diagnostic::error(top.get("ip_lists").map(|n| n.position), "`ip_lists` needs `storage`")
+                    .expected("`storage: { bucket: s3://BUCKET/PREFIX }`")
+                    .hint("GuardDuty reads lists from S3: guardform uploads them to this bucket in the delegated administrator account"),
+            );
+        }
+        Some(Arc::new(IpListsSection {
+            lists: lists?,
+            storage: storage?,
+        }))
+    }
+
+    fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
+        let region = schema::region();
+        let mut properties = serde_json::Map::new();
+        properties.insert(
+            "ip_lists".into(),
+            json!(
+{
+                "type": "array",
+                "description": "Trusted (IPSet, at most one) and threat (ThreatIntelSet, at most six) lists, kept in every targeted Region of the administrator account.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["name", "kind", "source"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z0-9 _-]{1,300}$"},
+                        "kind": {"enum": ["trusted", "threat"]},
+                        "format": {"enum": LIST_FORMATS, "default": "TXT"},
+                        "allow_broad": {"type": "boolean", "default": false, "description": "Allow trusted entries broader than /8 (IPv4) or /32 (IPv6)."},
+                        "adopt": {"type": "boolean", "default": false, "description": "Take over a same-named set guardform did not create."},
+                        "source": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "minProperties": 1,
+                            "maxProperties": 1,
+                            "properties": {
+                                "inline": {"type": "array", "items": {"type": "string"}},
+                                "file": {"type": "string", "description": "Relative to the manifest's folder."},
+                                "url": {"type": "string", "pattern": "^https://"},
+                                "s3": {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}/.+"},
+                                "deep_security": {
+                                    "type": "object",
+                                    "additionalProperties": false,
+                                    "required": ["url", "ip_list", "api_key_env"],
+                                    "properties": {
+                                        "url": {"type": "string", "pattern": "^https://"},
+                                        "ip_list": {"type": ["string", "integer"]},
+                                        "api_key_env": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$"},
+                                        "ca_file": {"type": "string"},
+                                        "auth_header": {"enum": ["api-secret-key", "authorization"], "default": "api-secret-key"}
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            ),
+        );
+        properties.insert(
+            "storage".into(),
+            json!(
+{
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["bucket"],
+                "properties": {
+                    "bucket": {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}(/.*)?$"},
+                    "region": region
+                }
+            }
+            ),
+        );
+        properties
+    }
+}
+
+fn storage(checker: &mut Checker, node: &Node) -> Option<Storage> {
+    let entries = checker.mapping(node, "storage", "`storage`")?;
+    let bucket = checker
+        .required(
+            &entries,
+            "bucket",
+            "`storage`",
+            "add `bucket: s3://BUCKET/PREFIX` (a bucket in the delegated administrator account)",
+        )
+        .and_then(|node| checker.s3_url(node, "`storage.bucket`", false));
+    let region = entries
+        .get("region")
+        .and_then(|node| checker.region(node, "`storage.region`"));
+    let (bucket, prefix) = bucket?;
+    Some(Storage {
+        bucket,
+        prefix,
+        region,
+    })
+}
+
+fn ip_lists(checker: &mut Checker, node: &Node) -> Option<Vec<IpListSpec>> {
+    let items = checker.list(node, "`ip_lists`");
+    let mut lists = Vec::new();
+    let mut ok = true;
+    let mut names: Vec<(String, usize)> = Vec::new();
+    let (mut trusted, mut threat) = (Vec::new(), Vec::new());
+    for item in items {
+        match ip_list(checker, item) {
+            Some(list) => {
+                if let Some((_, line)) = names.iter().find(|(n, _)| *n == list.name) {
+                    checker.error(
+                        Diagnostic::error(
+                            Some(item.position),
+                            format!(
+                                "duplicate IP list name `{}` (first used on line {line})",
+                                list.name
+                            ),
+                        )
+                        .hint("GuardDuty set names are unique per account and Region"),
+                    );
+                    ok = false;
+                }
+                names.push((list.name.clone(), item.position.line));
+                match list.kind {
+                    ListKind::Trusted => trusted.push(item.position),
+                    ListKind::Threat => threat.push(item.position),
+                }
+                lists.push(list);
+            }
+            None => ok = false,
+        }
+    }
+    if let Some(second) = trusted.get(1) {
+        checker.error(
+            Diagnostic::error(Some(*second), "a second trusted IP list")
+                .expected("at most one `kind: trusted` list")
+                .hint("GuardDuty allows one trusted IP list (IPSet) per account and Region: merge the sources into one list"),
+        );
+        ok = false;
+    }
+    if let Some(seventh) = threat.get(6) {
+        checker.error(
+            Diagnostic::error(Some(*seventh), "a seventh threat list")
+                .expected("at most six `kind: threat` lists")
+                .hint("GuardDuty allows six threat lists (ThreatIntelSets) per account and Region"),
+        );
+        ok = false;
+    }
+    ok.then_some(lists)
+}
+
+fn ip_list(checker: &mut Checker, node: &Node) -> Option<IpListSpec> {
+    let entries = checker.mapping(node, "ip_lists.*", "an IP list")?;
+    let name = checker
+        .required(
+            &entries,
+            "name",
+            "an IP list",
+            "add `name:`, which becomes the GuardDuty set name",
+        )
+        .and_then(|node| {
+            let name = checker.string(node, "`ip_lists.name`")?;
+            let valid = !name.is_empty()
+                && name.len() <= 300
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " -_".contains(c));
+            if valid {
+                Some(name)
+            } else {
+                checker.error(
+                    Diagnostic::error(
+                        Some(node.position),
+                        format!("invalid IP list name `{name}`"),
+                    )
+                    .expected("1 to 300 letters, digits, spaces, `-` and `_`")
+                    .hint("the name becomes the GuardDuty set name"),
+                );
+                None
+            }
+        });
+    let what = format!("IP list `{}`", name.as_deref().unwrap_or("?"));
+    let kind = checker
+        .required(
+            &entries,
+            "kind",
+            &what,
+            "add `kind: trusted` (an IPSet) or `kind: threat` (a ThreatIntelSet)",
+        )
+        .and_then(|node| checker.one_of(node, "`ip_lists.kind`", &["trusted", "threat"]))
+        .map(|k| {
+            if k == "trusted" {
+                ListKind::Trusted
+            } else {
+                ListKind::Threat
+            }
+        });
+    let format = match entries.get("format") {
+        Some(node) => checker.one_of(node, "`ip_lists.format`", LIST_FORMATS),
+        None => Some("TXT".to_string()),
+    };
+    let allow_broad = entries
+        .get("allow_broad")
+        .map(|n| checker.bool(n, "`allow_broad`"))
+        .unwrap_or(Some(false));
+    let adopt = entries
+        .get("adopt")
+        .map(|n| checker.bool(n, "`adopt`"))
+        .unwrap_or(Some(false));
+    let source_node = checker.required(
+        &entries,
+        "source",
+        &what,
+        "add `source:` with one of `inline`, `file`, `url`, `s3`, `deep_security`",
+    );
+    let source = source_node.and_then(|node| list_source(checker, node, &what));
+    if let (Some(source), Some(format), Some(node)) = (&source, &format, source_node)
+        && format != "TXT"
+        && matches!(source, ListSource::Inline(_) | ListSource::DeepSecurity(_))
+    {
+        checker.error(Diagnostic::error(Some(node.position), format!("{what}: `format: {format}` does not fit this source"))
+            .expected("`format: TXT` (the default) for inline and Deep Security lists")
+            .hint("inline entries and Deep Security IP lists are addresses, which guardform writes as TXT"));
+        return None;
+    }
+    if kind == Some(ListKind::Threat) && allow_broad == Some(true) {
+        checker.diagnostics.push(Diagnostic::warning(
+            entries.get("allow_broad").map(|n| n.position),
+            format!("{what}: `allow_broad` only matters for trusted lists"),
+        ));
+    }
+    Some(IpListSpec {
+        name: name?,
+        kind: kind?,
+        source: source?,
+        format: format?,
+        allow_broad: allow_broad?,
+        adopt: adopt?,
+    })
+}
+
+fn list_source(checker: &mut Checker, node: &Node, what: &str) -> Option<ListSource> {
+    let entries = checker.mapping(node, "ip_lists.*.source", &format!("the source of {what}"))?;
+    if entries.entries.len() != 1 {
+        checker.error(
+            Diagnostic::error(Some(node.position), format!("the source of {what} must name exactly one of `inline`, `file`, `url`, `s3`, `deep_security`"))
+                .hint("a list with several sources is several lists: give each its own entry"),
+        );
+        return None;
+    }
+    let (key, _, value) = entries.entries[0];
+    match key {
+        "inline" => {
+            let mut items = Vec::new();
+            for item in checker.list(value, "`source.inline`") {
+                items.push(checker.string(item, "an inline entry")?);
+            }
+            Some(ListSource::Inline(items))
+        }
+        "file" => checker.string(value, "`source.file`").map(ListSource::File),
+        "url" => checker.url(value, "`source.url`").map(ListSource::Url),
+        "s3" => checker
+            .s3_url(value, "`source.s3`", true)
+            .map(|(bucket, key)| ListSource::S3 { bucket, key }),
+        "deep_security" => {
+            let ds =
+                checker.mapping(value, "ip_lists.*.source.deep_security", "`deep_security`")?;
+            let url = checker
+                .required(
+                    &ds,
+                    "url",
+                    "`deep_security`",
+                    "the manager's base URL, e.g. `https://dsm.example.com:4119`",
+                )
+                .and_then(|n| checker.url(n, "`deep_security.url`"));
+            let ip_list = checker
+                .required(
+                    &ds,
+                    "ip_list",
+                    "`deep_security`",
+                    "the IP list's name or numeric id in Deep Security",
+                )
+                .and_then(|n| checker.string(n, "`deep_security.ip_list`"));
+            let api_key_env = checker
+                .required(&ds, "api_key_env", "`deep_security`", "name the environment variable that holds the API key, e.g. `api_key_env: DS_API_KEY`")
+                .and_then(|n| {
+                    let name = checker.string(n, "`deep_security.api_key_env`")?;
+                    let valid = name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+                        && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                    if valid {
+                        Some(name)
+                    } else {
+                        checker.error(Diagnostic::error(Some(n.position), format!("`{name}` is not an environment variable name"))
+                            .expected("upper-case letters, digits and `_`, e.g. DS_API_KEY")
+                            .hint("the manifest names the variable; the API key itself never goes into the manifest"));
+                        None
+                    }
+                });
+            let ca_file = ds
+                .get("ca_file")
+                .and_then(|n| checker.string(n, "`deep_security.ca_file`"));
+            let auth_header = match ds.get("auth_header") {
+                Some(n) => checker.one_of(
+                    n,
+                    "`deep_security.auth_header`",
+                    &["api-secret-key", "authorization"],
+                ),
+                None => Some("api-secret-key".to_string()),
+            };
+            Some(ListSource::DeepSecurity(DeepSecuritySource {
+                url: url?.trim_end_matches('/').to_string(),
+                ip_list: ip_list?,
+                api_key_env: api_key_env?,
+                ca_file,
+                auth_header: auth_header?,
+            }))
+        }
+        _ => None,
+    }
+}
