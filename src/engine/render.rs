@@ -183,6 +183,109 @@ type GroupKey<'a> = (
     Option<&'a str>,
 );
 
+/// The symbols the plan uses, and the heading of the actions.
+fn legend(plan: &Plan, style: Style, out: &mut String) {
+    let mut used: Vec<Action> = plan.changes.iter().map(|c| c.action).collect();
+    used.sort();
+    used.dedup();
+    let _ = writeln!(
+        out,
+        "Resource actions are indicated with the following symbols:"
+    );
+    for action in &used {
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            style.paint(*action, &format!("{:>3}", action.symbol())),
+            action.describe()
+        );
+    }
+    let _ = writeln!(out, "\nguardform will perform the following actions:\n");
+}
+
+/// One change, with its attributes and content diff.
+fn single(change: &Change, style: Style, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "  # {} {}",
+        style.bold(&change.address),
+        will(change.action)
+    );
+    let _ = writeln!(out, "  # ({})", change.reason);
+    if let Some(flag) = &change.requires {
+        let _ = writeln!(out, "  # (apply needs {flag})");
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        style.paint(
+            change.action,
+            &format!("{:>3} {}", change.action.symbol(), change.address)
+        )
+    );
+    attribute_lines(change, style, out);
+    content_lines(change, style, out);
+    out.push('\n');
+}
+
+/// Identical changes as one block: which accounts and Regions, and the attributes once.
+fn collapsed(changes: &[&Change], style: Style, out: &mut String) {
+    let first = changes[0];
+    let mut accounts: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c.account.as_deref())
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let mut regions: Vec<&str> = changes.iter().map(|c| c.region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let kind = first.kind.as_str();
+    let _ = writeln!(
+        out,
+        "  # {} identical {kind} changes {}",
+        style.bold(&changes.len().to_string()),
+        will(first.action)
+    );
+    let _ = writeln!(out, "  # ({})", first.reason);
+    if let Some(flag) = &first.requires {
+        let _ = writeln!(out, "  # (apply needs {flag})");
+    }
+    let shown: Vec<&str> = accounts.iter().take(LIST_AT_MOST).copied().collect();
+    let more = accounts.len().saturating_sub(shown.len());
+    let _ = writeln!(
+        out,
+        "  #   accounts: {}{}",
+        shown.join(", "),
+        if more > 0 {
+            format!(" … and {more} more (the full list is in `--json`)")
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(out, "  #   regions:  {}", regions.join(", "));
+    // The first address with what varies replaced by `*`.
+    let mut label = first.address.clone();
+    if regions.len() > 1 {
+        label = label
+            .replacen(&format!("/{}", first.region), "/*", 1)
+            .replacen(&format!("[{}]", first.region), "[*]", 1);
+    }
+    if let (true, Some(account)) = (accounts.len() > 1, &first.account) {
+        label = label.replacen(&format!("[{account}/"), "[*/", 1);
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        style.paint(
+            first.action,
+            &format!("{:>3} {label} ×{}", first.action.symbol(), changes.len())
+        )
+    );
+    attribute_lines(first, style, out);
+    out.push('\n');
+}
+
 /// Renders the plan for a terminal.
 pub fn human(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
@@ -210,23 +313,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
         return out;
     }
 
-    let mut used: Vec<Action> = plan.changes.iter().map(|c| c.action).collect();
-    used.sort();
-    used.dedup();
-    let _ = writeln!(
-        out,
-        "Resource actions are indicated with the following symbols:"
-    );
-    for action in &used {
-        let _ = writeln!(
-            out,
-            "  {} {}",
-            style.paint(*action, &format!("{:>3}", action.symbol())),
-            action.describe()
-        );
-    }
-    let _ = writeln!(out, "\nguardform will perform the following actions:\n");
-
+    legend(plan, style, &mut out);
     // Group identical changes, keeping the first occurrence's position.
     let mut groups: Vec<(GroupKey<'_>, Vec<&Change>)> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
@@ -250,86 +337,13 @@ pub fn human(plan: &Plan, style: Style) -> String {
         }
     }
     for (_, changes) in &groups {
-        let first = changes[0];
         if changes.len() < COLLAPSE_AT {
             for change in changes {
-                let _ = writeln!(
-                    out,
-                    "  # {} {}",
-                    style.bold(&change.address),
-                    will(change.action)
-                );
-                let _ = writeln!(out, "  # ({})", change.reason);
-                if let Some(flag) = &change.requires {
-                    let _ = writeln!(out, "  # (apply needs {flag})");
-                }
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    style.paint(
-                        change.action,
-                        &format!("{:>3} {}", change.action.symbol(), change.address)
-                    )
-                );
-                attribute_lines(change, style, &mut out);
-                content_lines(change, style, &mut out);
-                out.push('\n');
+                single(change, style, &mut out);
             }
             continue;
         }
-        let mut accounts: Vec<&str> = changes
-            .iter()
-            .filter_map(|c| c.account.as_deref())
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
-        let mut regions: Vec<&str> = changes.iter().map(|c| c.region.as_str()).collect();
-        regions.sort_unstable();
-        regions.dedup();
-        let kind = first.kind.as_str();
-        let _ = writeln!(
-            out,
-            "  # {} identical {kind} changes {}",
-            style.bold(&changes.len().to_string()),
-            will(first.action)
-        );
-        let _ = writeln!(out, "  # ({})", first.reason);
-        if let Some(flag) = &first.requires {
-            let _ = writeln!(out, "  # (apply needs {flag})");
-        }
-        let shown: Vec<&str> = accounts.iter().take(LIST_AT_MOST).copied().collect();
-        let more = accounts.len().saturating_sub(shown.len());
-        let _ = writeln!(
-            out,
-            "  #   accounts: {}{}",
-            shown.join(", "),
-            if more > 0 {
-                format!(" … and {more} more (the full list is in `--json`)")
-            } else {
-                String::new()
-            }
-        );
-        let _ = writeln!(out, "  #   regions:  {}", regions.join(", "));
-        // The first address with what varies replaced by `*`.
-        let mut label = first.address.clone();
-        if regions.len() > 1 {
-            label = label
-                .replacen(&format!("/{}", first.region), "/*", 1)
-                .replacen(&format!("[{}]", first.region), "[*]", 1);
-        }
-        if let (true, Some(account)) = (accounts.len() > 1, &first.account) {
-            label = label.replacen(&format!("[{account}/"), "[*/", 1);
-        }
-        let _ = writeln!(
-            out,
-            "{}",
-            style.paint(
-                first.action,
-                &format!("{:>3} {label} ×{}", first.action.symbol(), changes.len())
-            )
-        );
-        attribute_lines(first, style, &mut out);
-        out.push('\n');
+        collapsed(changes, style, &mut out);
     }
     let _ = writeln!(out, "{}", summary_line(plan));
     out

@@ -105,6 +105,85 @@ enum Frame {
     },
 }
 
+/// Where an event is: its first line and column, and how wide it is on that line.
+fn position_of(span: &saphyr_parser::Span, lines: &[&str]) -> Position {
+    let start = span.start;
+    let width = if span.end.line() == start.line() {
+        span.end.index().saturating_sub(start.index()).max(1)
+    } else {
+        lines
+            .get(start.line().saturating_sub(1))
+            .map(|line| line.chars().count().saturating_sub(start.col()).max(1))
+            .unwrap_or(1)
+    };
+    Position {
+        line: start.line().max(1),
+        column: start.col() + 1,
+        width,
+    }
+}
+
+impl Frame {
+    /// The finished collection, with its anchor.
+    fn close(self) -> (usize, Node) {
+        match self {
+            Frame::Sequence {
+                position,
+                anchor,
+                items,
+            } => (
+                anchor,
+                Node {
+                    position,
+                    value: Value::Sequence(items),
+                },
+            ),
+            Frame::Mapping {
+                position,
+                anchor,
+                entries,
+                ..
+            } => (
+                anchor,
+                Node {
+                    position,
+                    value: Value::Mapping(entries),
+                },
+            ),
+        }
+    }
+
+    /// Adds a finished node: an item, a key, or a key's value (duplicate keys are reported).
+    fn push(&mut self, node: Node, problems: &mut Vec<SyntaxProblem>) {
+        match self {
+            Frame::Sequence { items, .. } => items.push(node),
+            Frame::Mapping {
+                entries,
+                pending_key,
+                ..
+            } => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    if let Some(text) = key.as_scalar()
+                        && let Some((first, _)) = entries
+                            .iter()
+                            .find(|(existing, _)| existing.as_scalar() == Some(text))
+                    {
+                        problems.push(SyntaxProblem {
+                            position: key.position,
+                            message: format!(
+                                "duplicate key `{text}` (first defined on line {})",
+                                first.position.line
+                            ),
+                        });
+                    }
+                    entries.push((key, node));
+                }
+            },
+        }
+    }
+}
+
 /// Reads a YAML document into a [`Node`]. An empty document gives `Ok(None)`.
 /// Syntax errors stop the reading (YAML cannot be resynchronised); duplicate keys and
 /// multiple documents are reported but reading goes on.
@@ -132,20 +211,7 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
                 return Err(problems);
             }
         };
-        let start = span.start;
-        let width = if span.end.line() == start.line() {
-            span.end.index().saturating_sub(start.index()).max(1)
-        } else {
-            lines
-                .get(start.line().saturating_sub(1))
-                .map(|line| line.chars().count().saturating_sub(start.col()).max(1))
-                .unwrap_or(1)
-        };
-        let position = Position {
-            line: start.line().max(1),
-            column: start.col() + 1,
-            width,
-        };
+        let position = position_of(&span, &lines);
         let node = match event {
             Event::DocumentStart(_) => {
                 documents += 1;
@@ -208,33 +274,9 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let node = match stack.pop() {
-                    Some(Frame::Sequence {
-                        position,
-                        anchor,
-                        items,
-                    }) => (
-                        anchor,
-                        Node {
-                            position,
-                            value: Value::Sequence(items),
-                        },
-                    ),
-                    Some(Frame::Mapping {
-                        position,
-                        anchor,
-                        entries,
-                        ..
-                    }) => (
-                        anchor,
-                        Node {
-                            position,
-                            value: Value::Mapping(entries),
-                        },
-                    ),
-                    None => continue,
+                let Some((anchor, node)) = stack.pop().map(Frame::close) else {
+                    continue;
                 };
-                let (anchor, node) = node;
                 if anchor > 0 {
                     anchors.insert(anchor, node.clone());
                 }
@@ -244,34 +286,9 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
         };
         match stack.last_mut() {
             None => {
-                if root.is_none() {
-                    root = Some(node);
-                }
+                root.get_or_insert(node);
             }
-            Some(Frame::Sequence { items, .. }) => items.push(node),
-            Some(Frame::Mapping {
-                entries,
-                pending_key,
-                ..
-            }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(key) => {
-                    if let Some(text) = key.as_scalar()
-                        && let Some((first, _)) = entries
-                            .iter()
-                            .find(|(existing, _)| existing.as_scalar() == Some(text))
-                    {
-                        problems.push(SyntaxProblem {
-                            position: key.position,
-                            message: format!(
-                                "duplicate key `{text}` (first defined on line {})",
-                                first.position.line
-                            ),
-                        });
-                    }
-                    entries.push((key, node));
-                }
-            },
+            Some(frame) => frame.push(node, &mut problems),
         }
     }
     if problems.is_empty() {

@@ -90,21 +90,12 @@ async fn read_management_detector(
     Ok(())
 }
 
-/// Reads one Region.
-async fn observe_region(
+/// Delegated administrators of the organization in `region`, with their status.
+async fn read_admins(
     aws: &Aws,
-    discovery: &Discovery,
+    management: &str,
     region: &str,
-    permits: &Semaphore,
-) -> Result<RegionState, AwsError> {
-    let _permit = permits
-        .acquire()
-        .await
-        .map_err(|_| AwsError::message("observing", "cancelled"))?;
-    let admin = &discovery.delegated_admin;
-    let management = &discovery.organization.management_account;
-    let mut state = RegionState::default();
-
+) -> Result<BTreeMap<String, String>, AwsError> {
     let admins = aws
         .guardduty(management, region)
         .list_organization_admin_accounts()
@@ -116,32 +107,35 @@ async fn observe_region(
                 e,
             )
         })?;
-    for account in admins.admin_accounts() {
-        if let Some(id) = account.admin_account_id() {
-            state.admin_accounts.insert(
-                id.to_string(),
+    Ok(admins
+        .admin_accounts()
+        .iter()
+        .filter_map(|account| {
+            Some((
+                account.admin_account_id()?.to_string(),
                 account
                     .admin_status()
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default(),
-            );
-        }
-    }
+            ))
+        })
+        .collect())
+}
 
-    let client = aws.guardduty(admin, region);
-    let context = format!("{admin}/{region}");
-    let Some(detector_id) = aws.detector_id(admin, region).await? else {
-        read_management_detector(aws, discovery, region, &mut state).await?;
-        return Ok(state);
-    };
+/// The administrator's detector.
+async fn read_detector(
+    client: &aws_sdk_guardduty::Client,
+    detector_id: &str,
+    context: &str,
+) -> Result<DetectorState, AwsError> {
     let detector = client
         .get_detector()
-        .detector_id(&detector_id)
+        .detector_id(detector_id)
         .send()
         .await
         .map_err(|e| AwsError::new(format!("reading detector {detector_id} in {context}"), e))?;
-    state.detector = Some(DetectorState {
-        id: detector_id.clone(),
+    Ok(DetectorState {
+        id: detector_id.to_string(),
         status: detector
             .status()
             .map(|s| s.as_str().to_string())
@@ -164,57 +158,69 @@ async fn observe_region(
             .tags()
             .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
-    });
+    })
+}
 
-    if state.admin_accounts.get(admin).map(String::as_str) == Some("ENABLED") {
-        let mut config: Option<OrgConfigState> = None;
-        let mut next_token: Option<String> = None;
-        loop {
-            let output = client
-                .describe_organization_configuration()
-                .detector_id(&detector_id)
-                .set_next_token(next_token.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::new(
-                        format!("reading the organization configuration in {context}"),
-                        e,
-                    )
-                })?;
-            let entry = config.get_or_insert_with(|| OrgConfigState {
-                auto_enable_organization_members: output
-                    .auto_enable_organization_members()
-                    .map(|a| a.as_str().to_string())
-                    .unwrap_or_default(),
-                features: BTreeMap::new(),
-            });
-            entry
-                .features
-                .extend(feature_map(output.features().iter().filter_map(|f| {
-                    Some((
-                        f.name()?.as_str(),
-                        f.auto_enable()?.as_str(),
-                        f.additional_configuration()
-                            .iter()
-                            .filter_map(|a| Some((a.name()?.as_str(), a.auto_enable()?.as_str())))
-                            .collect(),
-                    ))
-                })));
-            next_token = output
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string);
-            if next_token.is_none() {
-                break;
-            }
+/// The organization configuration (all its pages).
+async fn read_org_config(
+    client: &aws_sdk_guardduty::Client,
+    detector_id: &str,
+    context: &str,
+) -> Result<Option<OrgConfigState>, AwsError> {
+    let mut config: Option<OrgConfigState> = None;
+    let mut next_token: Option<String> = None;
+    loop {
+        let output = client
+            .describe_organization_configuration()
+            .detector_id(detector_id)
+            .set_next_token(next_token.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::new(
+                    format!("reading the organization configuration in {context}"),
+                    e,
+                )
+            })?;
+        let entry = config.get_or_insert_with(|| OrgConfigState {
+            auto_enable_organization_members: output
+                .auto_enable_organization_members()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+            features: BTreeMap::new(),
+        });
+        entry
+            .features
+            .extend(feature_map(output.features().iter().filter_map(|f| {
+                Some((
+                    f.name()?.as_str(),
+                    f.auto_enable()?.as_str(),
+                    f.additional_configuration()
+                        .iter()
+                        .filter_map(|a| Some((a.name()?.as_str(), a.auto_enable()?.as_str())))
+                        .collect(),
+                ))
+            })));
+        next_token = output
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if next_token.is_none() {
+            return Ok(config);
         }
-        state.org_config = config;
     }
+}
 
+/// Every member of the administrator (associated or not), without features.
+async fn read_members(
+    client: &aws_sdk_guardduty::Client,
+    detector_id: &str,
+    context: &str,
+) -> Result<BTreeMap<String, MemberState>, AwsError> {
+    let mut members = BTreeMap::new();
     let mut pages = client
         .list_members()
-        .detector_id(&detector_id)
+        .detector_id(detector_id)
         .only_associated("false")
         .max_results(50)
         .into_paginator()
@@ -222,7 +228,7 @@ async fn observe_region(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::new(format!("listing members in {context}"), e))?;
         for member in page.members() {
-            state.members.insert(
+            members.insert(
                 member.account_id().unwrap_or_default().to_string(),
                 MemberState {
                     relationship_status: member
@@ -240,6 +246,38 @@ async fn observe_region(
             );
         }
     }
+    Ok(members)
+}
+
+/// Reads one Region: administrators, the administrator's detector, the organization
+/// configuration, members and the features of the targeted ones.
+async fn observe_region(
+    aws: &Aws,
+    discovery: &Discovery,
+    region: &str,
+    permits: &Semaphore,
+) -> Result<RegionState, AwsError> {
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|_| AwsError::message("observing", "cancelled"))?;
+    let admin = &discovery.delegated_admin;
+    let mut state = RegionState {
+        admin_accounts: read_admins(aws, &discovery.organization.management_account, region)
+            .await?,
+        ..RegionState::default()
+    };
+    let Some(detector_id) = aws.detector_id(admin, region).await? else {
+        read_management_detector(aws, discovery, region, &mut state).await?;
+        return Ok(state);
+    };
+    let client = aws.guardduty(admin, region);
+    let context = format!("{admin}/{region}");
+    state.detector = Some(read_detector(&client, &detector_id, &context).await?);
+    if state.admin_accounts.get(admin).map(String::as_str) == Some("ENABLED") {
+        state.org_config = read_org_config(&client, &detector_id, &context).await?;
+    }
+    state.members = read_members(&client, &detector_id, &context).await?;
     let targeted: Vec<String> = state
         .members
         .keys()

@@ -278,6 +278,184 @@ pub fn object_dependency(change: &Change, plan: &crate::engine::plan::Plan) -> O
 }
 
 /// Creates, updates (re-activating, which makes GuardDuty reload the file) or deletes an
+/// The GuardDuty calls of one set, trusted (IPSet) or threat (ThreatIntelSet).
+struct SetCalls<'a> {
+    client: aws_sdk_guardduty::Client,
+    detector_id: &'a str,
+    trusted: bool,
+    address: &'a str,
+}
+
+type Tags = std::collections::HashMap<String, String>;
+
+impl SetCalls<'_> {
+    fn context(&self, what: &str) -> String {
+        format!("{what} {}", self.address)
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), AwsError> {
+        if self.trusted {
+            self.client
+                .delete_ip_set()
+                .detector_id(self.detector_id)
+                .ip_set_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::new(self.context("deleting"), e))
+        } else {
+            self.client
+                .delete_threat_intel_set()
+                .detector_id(self.detector_id)
+                .threat_intel_set_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::new(self.context("deleting"), e))
+        }
+    }
+
+    /// Creates the set, activated and tagged as guardform's in the same call.
+    async fn create(
+        &self,
+        name: &str,
+        format: &str,
+        location: &str,
+        tags: Tags,
+    ) -> Result<String, AwsError> {
+        // The same change asks for the same set: a retried call cannot make two.
+        let token = format!(
+            "guardform-{}",
+            &crate::manifest::sha256_hex(format!("{}{location}", self.address).as_bytes())[..32]
+        );
+        let id = if self.trusted {
+            self.client
+                .create_ip_set()
+                .detector_id(self.detector_id)
+                .name(name)
+                .format(format.into())
+                .location(location)
+                .activate(true)
+                .client_token(token)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map(|out| out.ip_set_id().map(str::to_string))
+                .map_err(|e| AwsError::new(self.context("creating"), e))
+        } else {
+            self.client
+                .create_threat_intel_set()
+                .detector_id(self.detector_id)
+                .name(name)
+                .format(format.into())
+                .location(location)
+                .activate(true)
+                .client_token(token)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map(|out| out.threat_intel_set_id().map(str::to_string))
+                .map_err(|e| AwsError::new(self.context("creating"), e))
+        };
+        Ok(id?.unwrap_or_default())
+    }
+
+    /// Points the set at `location` and activates it (which makes GuardDuty reload it).
+    async fn update(&self, id: &str, name: &str, location: &str) -> Result<(), AwsError> {
+        if self.trusted {
+            self.client
+                .update_ip_set()
+                .detector_id(self.detector_id)
+                .ip_set_id(id)
+                .name(name)
+                .location(location)
+                .activate(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::new(self.context("updating"), e))
+        } else {
+            self.client
+                .update_threat_intel_set()
+                .detector_id(self.detector_id)
+                .threat_intel_set_id(id)
+                .name(name)
+                .location(location)
+                .activate(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::new(self.context("updating"), e))
+        }
+    }
+
+    async fn tag(&self, arn: String, tags: Tags) -> Result<(), AwsError> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::new(self.context("tagging"), e))
+    }
+
+    async fn status(&self, id: &str) -> Result<String, AwsError> {
+        let status = if self.trusted {
+            self.client
+                .get_ip_set()
+                .detector_id(self.detector_id)
+                .ip_set_id(id)
+                .send()
+                .await
+                .map(|out| out.status().map(|s| s.as_str().to_string()))
+                .map_err(|e| AwsError::new(self.context("reading"), e))
+        } else {
+            self.client
+                .get_threat_intel_set()
+                .detector_id(self.detector_id)
+                .threat_intel_set_id(id)
+                .send()
+                .await
+                .map(|out| out.status().map(|s| s.as_str().to_string()))
+                .map_err(|e| AwsError::new(self.context("reading"), e))
+        };
+        Ok(status?.unwrap_or_default())
+    }
+
+    /// Waits until the set is ACTIVE, at most `timeout`.
+    async fn wait_active(
+        &self,
+        id: &str,
+        location: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), AwsError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let status = self.status(id).await?;
+            match status.as_str() {
+                "ACTIVE" => return Ok(()),
+                "ERROR" => {
+                    return Err(AwsError::message(
+                        self.context("activating"),
+                        format!(
+                            "GuardDuty reports status ERROR: it could not read or parse {location} (is the object there, readable by GuardDuty, and within GuardDuty's limits?)"
+                        ),
+                    ));
+                }
+                _ if tokio::time::Instant::now() >= deadline => {
+                    return Err(AwsError::message(
+                        self.context("activating"),
+                        format!("still {status} after {} s", timeout.as_secs()),
+                    ));
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
+        }
+    }
+}
+
+/// Creates, updates (re-activating, which makes GuardDuty reload the file) or deletes an
 /// IPSet or ThreatIntelSet, then waits until it is ACTIVE.
 pub async fn apply(
     aws: &Aws,
@@ -292,9 +470,12 @@ pub async fn apply(
             format!("the administrator {admin} has no detector in {region}"),
         ));
     };
-    let detector_id = detector_id.as_str();
-    let client = aws.guardduty(admin, region);
-    let context = |what: &str| format!("{what} {}", change.address);
+    let calls = SetCalls {
+        client: aws.guardduty(admin, region),
+        detector_id: &detector_id,
+        trusted: change.kind == IPSET,
+        address: &change.address,
+    };
     let input = |key: &str| {
         change
             .inputs
@@ -309,159 +490,35 @@ pub async fn apply(
             })
             .unwrap_or_default()
     };
-    let trusted = change.kind == IPSET;
     let mut set_id = change.inputs.get("set_id").cloned();
     if matches!(change.action, Action::Delete | Action::Replace)
         && let Some(id) = set_id.take()
     {
-        if trusted {
-            client
-                .delete_ip_set()
-                .detector_id(detector_id)
-                .ip_set_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(context("deleting"), e))?;
-        } else {
-            client
-                .delete_threat_intel_set()
-                .detector_id(detector_id)
-                .threat_intel_set_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(context("deleting"), e))?;
-        }
+        calls.delete(&id).await?;
         if change.action == Action::Delete {
             return Ok(());
         }
     }
-    let tags: std::collections::HashMap<String, String> = [
+    let tags: Tags = [
         (MANAGED_TAG_KEY.to_string(), MANAGED_TAG_VALUE.to_string()),
         (LIST_TAG_KEY.to_string(), input("list")),
     ]
     .into();
     let (name, location, format) = (input("name"), input("location"), input("format"));
     let id = match set_id {
-        None => {
-            let token = format!(
-                "guardform-{}",
-                &crate::manifest::sha256_hex(format!("{}{location}", change.address).as_bytes())
-                    [..32]
-            );
-            if trusted {
-                client
-                    .create_ip_set()
-                    .detector_id(detector_id)
-                    .name(&name)
-                    .format(format.as_str().into())
-                    .location(&location)
-                    .activate(true)
-                    .client_token(token)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(context("creating"), e))?
-                    .ip_set_id()
-                    .unwrap_or_default()
-                    .to_string()
-            } else {
-                client
-                    .create_threat_intel_set()
-                    .detector_id(detector_id)
-                    .name(&name)
-                    .format(format.as_str().into())
-                    .location(&location)
-                    .activate(true)
-                    .client_token(token)
-                    .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(context("creating"), e))?
-                    .threat_intel_set_id()
-                    .unwrap_or_default()
-                    .to_string()
-            }
-        }
+        None => calls.create(&name, &format, &location, tags).await?,
         Some(id) => {
-            if trusted {
-                client
-                    .update_ip_set()
-                    .detector_id(detector_id)
-                    .ip_set_id(&id)
-                    .name(&name)
-                    .location(&location)
-                    .activate(true)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(context("updating"), e))?;
+            calls.update(&id, &name, &location).await?;
+            let kind = if calls.trusted {
+                "ipset"
             } else {
-                client
-                    .update_threat_intel_set()
-                    .detector_id(detector_id)
-                    .threat_intel_set_id(&id)
-                    .name(&name)
-                    .location(&location)
-                    .activate(true)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(context("updating"), e))?;
-            }
-            let kind = if trusted { "ipset" } else { "threatintelset" };
-            client
-                .tag_resource()
-                .resource_arn(format!(
-                    "arn:aws:guardduty:{}:{}:detector/{detector_id}/{kind}/{id}",
-                    region, admin
-                ))
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| AwsError::new(context("tagging"), e))?;
+                "threatintelset"
+            };
+            let arn =
+                format!("arn:aws:guardduty:{region}:{admin}:detector/{detector_id}/{kind}/{id}");
+            calls.tag(arn, tags).await?;
             id
         }
     };
-    // Wait for ACTIVE, bounded.
-    let deadline = tokio::time::Instant::now() + list_timeout;
-    loop {
-        let status = if trusted {
-            client
-                .get_ip_set()
-                .detector_id(detector_id)
-                .ip_set_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(context("reading"), e))?
-                .status()
-                .map(|s| s.as_str().to_string())
-        } else {
-            client
-                .get_threat_intel_set()
-                .detector_id(detector_id)
-                .threat_intel_set_id(&id)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(context("reading"), e))?
-                .status()
-                .map(|s| s.as_str().to_string())
-        }
-        .unwrap_or_default();
-        match status.as_str() {
-            "ACTIVE" => return Ok(()),
-            "ERROR" => {
-                return Err(AwsError::message(
-                    context("activating"),
-                    format!(
-                        "GuardDuty reports status ERROR: it could not read or parse {location} (is the object there, readable by GuardDuty, and within GuardDuty's limits?)"
-                    ),
-                ));
-            }
-            _ if tokio::time::Instant::now() >= deadline => {
-                return Err(AwsError::message(
-                    context("activating"),
-                    format!("still {status} after {} s", list_timeout.as_secs()),
-                ));
-            }
-            _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
-        }
-    }
+    calls.wait_active(&id, &location, list_timeout).await
 }

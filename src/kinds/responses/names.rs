@@ -10,6 +10,9 @@ pub const TARGET_ID: &str = "guardform";
 /// The Lambda permission statement id guardform uses.
 pub const STATEMENT_ID: &str = "guardform-events";
 
+/// The prefix of every rule, function, queue and role name guardform gives.
+pub const NAME_PREFIX: &str = "guardform-";
+
 /// `guardform-<name>`: the rule, function and role name of a response.
 pub fn resource_name(response: &str) -> String {
     format!("guardform-{response}")

@@ -1,22 +1,21 @@
-//! Reads guardform's response wiring in the delegated administrator account: rules (name
-//! prefix `guardform-`) with their targets, the functions and queues of every response wanted
-//! or found by its tags, and the roles under `/guardform/`.
+//! Reads guardform's response wiring in the delegated administrator account: every rule,
+//! function and queue with guardform's name prefix (`guardform-`) and every role under
+//! `/guardform/`, whether or not the manifest still names their response; their tags say which
+//! response they belong to.
 
 use super::bundles;
 use super::documents::canonical_text;
-use super::names::{
-    RESPONSE_TAG_KEY, ROLE_PATH, STATEMENT_ID, TARGET_ID, queue_name, resource_name,
-};
+use super::names::{NAME_PREFIX, ROLE_PATH, STATEMENT_ID, TARGET_ID};
 use super::state::{
     FunctionState, QueueState, ResponsesKindState, ResponsesState, RoleState, RuleState,
     TargetState,
 };
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::ReadError;
+use crate::kinds::Context;
 use crate::kinds::responses::section::ResponseAction;
-use crate::kinds::{Context, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Loads the bundles of the manifest's responses, and reads the wiring in every Region and
 /// the roles. Without `responses`, reading only finds leftovers to remove: a caller whose role
@@ -46,10 +45,10 @@ pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
     let wiring = async {
         let reads =
             futures_util::future::join_all(context.discovery.regions.iter().map(|region| {
-                let (permits, names) = (&permits, &names);
+                let permits = &permits;
                 async move {
                     let _permit = permits.acquire().await;
-                    observe_region(aws, admin, region, names).await
+                    observe_region(aws, admin, region).await
                 }
             }))
             .await;
@@ -150,32 +149,60 @@ pub async fn observe_roles(
     Ok(roles)
 }
 
-/// Reads guardform's rules (name prefix `guardform-`), their targets, and the functions and
-/// queues of every response wanted or found, in one Region.
+/// Reads guardform's rules (name prefix `guardform-`) with their tags and targets, and every
+/// function and queue with guardform's name prefix, in one Region: what guardform owns is found
+/// whatever the manifest says now (ownership is decided from the tags when planning).
 pub async fn observe_region(
     aws: &Aws,
     account: &str,
     region: &str,
-    wanted: &[String],
 ) -> Result<ResponsesState, AwsError> {
     let context = format!("{account}/{region}");
-    let events = aws.eventbridge(account, region);
-    let mut state = ResponsesState::default();
+    Ok(ResponsesState {
+        rules: read_rules(&aws.eventbridge(account, region), &context).await?,
+        functions: read_functions(&aws.lambda(account, region), &context).await?,
+        queues: read_queues(&aws.sqs(account, region), &context).await?,
+    })
+}
+
+/// The target with guardform's id, as read.
+fn target_state(targets: &[aws_sdk_eventbridge::types::Target]) -> Option<TargetState> {
+    targets
+        .iter()
+        .find(|t| t.id() == TARGET_ID)
+        .map(|t| TargetState {
+            arn: t.arn().to_string(),
+            maximum_retry_attempts: t.retry_policy().and_then(|r| r.maximum_retry_attempts()),
+            maximum_event_age_seconds: t
+                .retry_policy()
+                .and_then(|r| r.maximum_event_age_in_seconds()),
+            dead_letter_arn: t
+                .dead_letter_config()
+                .and_then(|d| d.arn())
+                .map(str::to_string),
+        })
+}
+
+/// Rules named `guardform-*`, with their tags and guardform's target.
+async fn read_rules(
+    events: &aws_sdk_eventbridge::Client,
+    context: &str,
+) -> Result<BTreeMap<String, RuleState>, AwsError> {
+    let mut rules = BTreeMap::new();
     let mut next: Option<String> = None;
     loop {
         let page = events
             .list_rules()
-            .name_prefix("guardform-")
+            .name_prefix(NAME_PREFIX)
             .set_next_token(next.clone())
             .send()
             .await
             .map_err(|e| AwsError::new(format!("listing EventBridge rules in {context}"), e))?;
         for rule in page.rules() {
             let Some(name) = rule.name() else { continue };
-            let arn = rule.arn().unwrap_or_default().to_string();
             let tags = events
                 .list_tags_for_resource()
-                .resource_arn(&arn)
+                .resource_arn(rule.arn().unwrap_or_default())
                 .send()
                 .await
                 .map_err(|e| {
@@ -196,24 +223,7 @@ pub async fn observe_region(
                         e,
                     )
                 })?;
-            let target = targets
-                .targets()
-                .iter()
-                .find(|t| t.id() == TARGET_ID)
-                .map(|t| TargetState {
-                    arn: t.arn().to_string(),
-                    maximum_retry_attempts: t
-                        .retry_policy()
-                        .and_then(|r| r.maximum_retry_attempts()),
-                    maximum_event_age_seconds: t
-                        .retry_policy()
-                        .and_then(|r| r.maximum_event_age_in_seconds()),
-                    dead_letter_arn: t
-                        .dead_letter_config()
-                        .and_then(|d| d.arn())
-                        .map(str::to_string),
-                });
-            state.rules.insert(
+            rules.insert(
                 name.to_string(),
                 RuleState {
                     pattern: rule.event_pattern().map(canonical_text).unwrap_or_default(),
@@ -222,164 +232,191 @@ pub async fn observe_region(
                         .map(|s| s.as_str().to_string())
                         .unwrap_or_default(),
                     tags,
-                    target,
+                    target: target_state(targets.targets()),
                 },
             );
         }
         next = page.next_token().map(str::to_string);
         if next.is_none() {
-            break;
+            return Ok(rules);
         }
     }
-    let mut responses: BTreeSet<String> = wanted.iter().cloned().collect();
-    // Responses guardform made that the manifest may no longer have: found by their rules' tags.
-    for rule in state.rules.values() {
-        if rule.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
-            && let Some(response) = rule.tags.get(RESPONSE_TAG_KEY)
-        {
-            responses.insert(response.clone());
-        }
+}
+
+/// guardform's EventBridge statement of a function's resource policy: (principal, source ARN).
+fn permission_of(policy: &str) -> Option<(String, String)> {
+    let doc: Value = serde_json::from_str(policy).ok()?;
+    let statements = doc.get("Statement")?.as_array()?;
+    let statement = statements
+        .iter()
+        .find(|s| s.get("Sid").and_then(Value::as_str) == Some(STATEMENT_ID))?;
+    let text = |pointer: &str| {
+        statement
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Some((
+        text("/Principal/Service"),
+        text("/Condition/ArnLike/AWS:SourceArn"),
+    ))
+}
+
+/// Functions named `guardform-*`, with their configuration, tags and invoke permission.
+async fn read_functions(
+    lambda: &aws_sdk_lambda::Client,
+    context: &str,
+) -> Result<BTreeMap<String, FunctionState>, AwsError> {
+    let mut names = Vec::new();
+    let mut pages = lambda.list_functions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new(format!("listing functions in {context}"), e))?;
+        names.extend(
+            page.functions()
+                .iter()
+                .filter_map(|f| f.function_name())
+                .filter(|name| name.starts_with(NAME_PREFIX))
+                .map(str::to_string),
+        );
     }
-    let lambda = aws.lambda(account, region);
-    let sqs = aws.sqs(account, region);
-    for response in &responses {
-        let name = resource_name(response);
-        match lambda.get_function().function_name(&name).send().await {
-            Ok(output) => {
-                let config = output.configuration();
-                let permission = match lambda.get_policy().function_name(&name).send().await {
-                    Ok(policy) => policy.policy().and_then(|text| {
-                        let doc: Value = serde_json::from_str(text).ok()?;
-                        let statements = doc.get("Statement")?.as_array()?.clone();
-                        statements
-                            .iter()
-                            .find(|s| s.get("Sid").and_then(Value::as_str) == Some(STATEMENT_ID))
-                            .map(|s| {
-                                let principal = s
-                                    .pointer("/Principal/Service")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or_default()
-                                    .to_string();
-                                let source = s
-                                    .pointer("/Condition/ArnLike/AWS:SourceArn")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or_default()
-                                    .to_string();
-                                (principal, source)
-                            })
-                    }),
-                    Err(error)
-                        if error
-                            .as_service_error()
-                            .is_some_and(|e| e.is_resource_not_found_exception()) =>
-                    {
-                        None
-                    }
-                    Err(error) => {
-                        return Err(AwsError::new(
-                            format!("reading the policy of function {name} in {context}"),
-                            error,
-                        ));
-                    }
-                };
-                state.functions.insert(
-                    name.clone(),
-                    FunctionState {
-                        runtime: config
-                            .and_then(|c| c.runtime())
-                            .map(|r| r.as_str().to_string())
-                            .unwrap_or_default(),
-                        handler: config
-                            .and_then(|c| c.handler())
-                            .unwrap_or_default()
-                            .to_string(),
-                        role: config
-                            .and_then(|c| c.role())
-                            .unwrap_or_default()
-                            .to_string(),
-                        memory: config.and_then(|c| c.memory_size()).unwrap_or_default(),
-                        timeout: config.and_then(|c| c.timeout()).unwrap_or_default(),
-                        code_sha256: config
-                            .and_then(|c| c.code_sha256())
-                            .unwrap_or_default()
-                            .to_string(),
-                        env: config
-                            .and_then(|c| c.environment())
-                            .and_then(|e| e.variables())
-                            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                            .unwrap_or_default(),
-                        tags: output
-                            .tags()
-                            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                            .unwrap_or_default(),
-                        permission,
-                    },
-                );
-            }
+    let mut functions = BTreeMap::new();
+    for name in names {
+        let output = match lambda.get_function().function_name(&name).send().await {
+            Ok(output) => output,
+            // Deleted since it was listed.
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                continue;
+            }
             Err(error) => {
                 return Err(AwsError::new(
                     format!("reading function {name} in {context}"),
                     error,
                 ));
             }
-        }
-        let queue = queue_name(response);
-        match sqs.get_queue_url().queue_name(&queue).send().await {
-            Ok(output) => {
-                let url = output.queue_url().unwrap_or_default().to_string();
-                let attributes = sqs
-                    .get_queue_attributes()
-                    .queue_url(&url)
-                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::new(format!("reading queue {queue} in {context}"), e))?;
-                let get = |name: aws_sdk_sqs::types::QueueAttributeName| {
-                    attributes.attributes().and_then(|a| a.get(&name)).cloned()
-                };
-                let tags = sqs
-                    .list_queue_tags()
-                    .queue_url(&url)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::new(format!("reading the tags of queue {queue} in {context}"), e)
-                    })?
-                    .tags()
-                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default();
-                state.queues.insert(
-                    queue,
-                    QueueState {
-                        policy: get(aws_sdk_sqs::types::QueueAttributeName::Policy)
-                            .map(|p| canonical_text(&p))
-                            .unwrap_or_default(),
-                        encrypted: get(
-                            aws_sdk_sqs::types::QueueAttributeName::SqsManagedSseEnabled,
-                        )
-                        .as_deref()
-                            == Some("true")
-                            || get(aws_sdk_sqs::types::QueueAttributeName::KmsMasterKeyId)
-                                .is_some_and(|k| !k.is_empty()),
-                        tags,
-                    },
-                );
-            }
+        };
+        let permission = match lambda.get_policy().function_name(&name).send().await {
+            Ok(policy) => policy.policy().and_then(permission_of),
             Err(error)
                 if error
                     .as_service_error()
-                    .is_some_and(|e| e.is_queue_does_not_exist()) => {}
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
+            Err(error) => {
+                return Err(AwsError::new(
+                    format!("reading the policy of function {name} in {context}"),
+                    error,
+                ));
+            }
+        };
+        let config = output.configuration();
+        functions.insert(
+            name,
+            FunctionState {
+                runtime: config
+                    .and_then(|c| c.runtime())
+                    .map(|r| r.as_str().to_string())
+                    .unwrap_or_default(),
+                handler: config
+                    .and_then(|c| c.handler())
+                    .unwrap_or_default()
+                    .to_string(),
+                role: config
+                    .and_then(|c| c.role())
+                    .unwrap_or_default()
+                    .to_string(),
+                memory: config.and_then(|c| c.memory_size()).unwrap_or_default(),
+                timeout: config.and_then(|c| c.timeout()).unwrap_or_default(),
+                code_sha256: config
+                    .and_then(|c| c.code_sha256())
+                    .unwrap_or_default()
+                    .to_string(),
+                env: config
+                    .and_then(|c| c.environment())
+                    .and_then(|e| e.variables())
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                tags: output
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                permission,
+            },
+        );
+    }
+    Ok(functions)
+}
+
+/// Queues named `guardform-*`, with their policy, encryption and tags.
+async fn read_queues(
+    sqs: &aws_sdk_sqs::Client,
+    context: &str,
+) -> Result<BTreeMap<String, QueueState>, AwsError> {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let mut urls = Vec::new();
+    let mut pages = sqs
+        .list_queues()
+        .queue_name_prefix(NAME_PREFIX)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new(format!("listing queues in {context}"), e))?;
+        urls.extend(page.queue_urls().iter().cloned());
+    }
+    let mut queues = BTreeMap::new();
+    for url in urls {
+        let queue = url.rsplit('/').next().unwrap_or_default().to_string();
+        let attributes = match sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(Name::All)
+            .send()
+            .await
+        {
+            Ok(attributes) => attributes,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_queue_does_not_exist()) =>
+            {
+                continue;
+            }
             Err(error) => {
                 return Err(AwsError::new(
                     format!("reading queue {queue} in {context}"),
                     error,
                 ));
             }
-        }
+        };
+        let get = |name: Name| attributes.attributes().and_then(|a| a.get(&name)).cloned();
+        let tags = sqs
+            .list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .map_err(|e| {
+                AwsError::new(format!("reading the tags of queue {queue} in {context}"), e)
+            })?
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        queues.insert(
+            queue,
+            QueueState {
+                policy: get(Name::Policy)
+                    .map(|p| canonical_text(&p))
+                    .unwrap_or_default(),
+                encrypted: get(Name::SqsManagedSseEnabled).as_deref() == Some("true")
+                    || get(Name::KmsMasterKeyId).is_some_and(|k| !k.is_empty()),
+                tags,
+            },
+        );
     }
-    Ok(state)
+    Ok(queues)
 }
