@@ -41,7 +41,7 @@ responses:
     run: {{ bundle: slack-notify, secrets: {{ SLACK_WEBHOOK_URL: "arn:aws:secretsmanager:eu-west-1:222222222222:secret:slack-webhook-AbCdEf" }} }}
   - name: forward-to-soc
     when: {{ severity: {{ min: 7 }} }}
-    send_to: {{ sns: "arn:aws:sns:eu-west-1:222222222222:soc" }}
+    send_to: {{ sns: "arn:aws:sns:${{region}}:222222222222:soc" }}
 {extra}"#
     )
 }
@@ -378,4 +378,73 @@ fn athena_ddl_uses_the_archive_response() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn targets_and_dead_letter_queues_are_placed_where_eventbridge_can_reach_them() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#"version: 1
+organization: { delegated_admin: "222222222222" }
+accounts: { include: { all: true } }
+regions: { include: [eu-west-1, us-east-1] }
+responses:
+"#;
+    // A topic in one Region cannot serve the rule of another, nor can a dead-letter queue:
+    // refused before anything changes, every problem at once, with the way out.
+    write(
+        dir.path(),
+        &format!(
+            "{base}  - name: soc\n    when: {{}}\n    send_to: {{ sns: \"arn:aws:sns:eu-west-1:222222222222:soc\" }}\n    dlq: \"arn:aws:sqs:eu-west-1:222222222222:dead\"\n"
+        ),
+    );
+    let refused = emulator.guardform(dir.path(), &["plan"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains("response `soc`: arn:aws:sns:eu-west-1:222222222222:soc is in eu-west-1, but an EventBridge rule in us-east-1 can send only to targets in its own Region"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("the dead-letter queue arn:aws:sqs:eu-west-1:222222222222:dead is in eu-west-1, but EventBridge needs it in the rule's Region, us-east-1")
+            && refused.stderr.contains("hint: write the ARN with `${region}`"),
+        "{}",
+        refused.stderr
+    );
+
+    // `${region}` gives each rule its own Region's topic and queue; an event bus in another
+    // account gets a role that EventBridge delivers with, allowed to put events there only.
+    write(
+        dir.path(),
+        &format!(
+            "{base}  - name: soc\n    when: {{}}\n    send_to: {{ sns: \"arn:aws:sns:${{region}}:222222222222:soc\" }}\n    dlq: \"arn:aws:sqs:${{region}}:222222222222:dead\"\n  - name: central\n    when: {{}}\n    send_to: {{ event_bus: \"arn:aws:events:eu-west-1:333333333333:event-bus/security\" }}\n"
+        ),
+    );
+    let applied = emulator.guardform(dir.path(), &["apply", "--auto-approve"]);
+    applied.expect_code(0);
+    assert!(
+        applied
+            .stdout
+            .contains("+ iam.role[222222222222/guardform-central]")
+            && !applied
+                .stdout
+                .contains("iam.role[222222222222/guardform-soc]"),
+        "{}",
+        applied.stdout
+    );
+    let targets = emulator.boto3(&format!(
+        "{PY}\nfor region in ['eu-west-1', 'us-east-1']:\n    events = client('events', region)\n    for rule in ['guardform-soc', 'guardform-central']:\n        t = events.list_targets_by_rule(Rule=rule)['Targets'][0]\n        print(region, rule, t['Arn'], t.get('RoleArn', '-'), t['DeadLetterConfig']['Arn'])\nimport json\nrole = client('iam').get_role_policy(RoleName='guardform-central', PolicyName='guardform')['PolicyDocument']\nprint(json.dumps(role['Statement'], sort_keys=True))"
+    ));
+    let expected = [
+        "eu-west-1 guardform-soc arn:aws:sns:eu-west-1:222222222222:soc - arn:aws:sqs:eu-west-1:222222222222:dead",
+        "eu-west-1 guardform-central arn:aws:events:eu-west-1:333333333333:event-bus/security arn:aws:iam::222222222222:role/guardform/guardform-central arn:aws:sqs:eu-west-1:222222222222:guardform-central-dlq",
+        "us-east-1 guardform-soc arn:aws:sns:us-east-1:222222222222:soc - arn:aws:sqs:us-east-1:222222222222:dead",
+        "us-east-1 guardform-central arn:aws:events:eu-west-1:333333333333:event-bus/security arn:aws:iam::222222222222:role/guardform/guardform-central arn:aws:sqs:us-east-1:222222222222:guardform-central-dlq",
+        r#"[{"Action": ["events:PutEvents"], "Effect": "Allow", "Resource": ["arn:aws:events:eu-west-1:333333333333:event-bus/security"], "Sid": "Deliver"}]"#,
+    ];
+    assert_eq!(targets.lines().collect::<Vec<_>>(), expected);
+    emulator
+        .guardform(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect_code(0);
 }

@@ -11,6 +11,9 @@ Installed before moto's server starts (so before any service app is built):
     organization configuration, members, invitations, member detectors.
   * Account Management Region operations (account_ext.py): ListRegions,
     GetRegionOptStatus, EnableRegion, DisableRegion.
+  * EventBridge PutTargets refuses the targets and dead-letter queues AWS
+    refuses (events_ext.py): cross-Region non-bus targets, cross-account or
+    cross-Region event buses without RoleArn, DLQs outside the rule's Region.
   * Organizations CreateAccount honours an account id embedded in the email local
     part: ``name+222222222222@example.com`` -> account 222222222222.
   * moto.backends.list_of_moto_modules() is cached (it lists a directory on every
@@ -153,6 +156,7 @@ def install() -> None:
             "into one account."
         )
     import account_ext
+    import events_ext
     import guardduty_ext
 
     _install_module_cache()
@@ -160,6 +164,7 @@ def install() -> None:
     _install_organizations_hooks()
     guardduty_ext.install()
     account_ext.install()
+    events_ext.install()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -116,6 +116,26 @@ pub fn event_pattern(when: &When) -> Value {
     pattern
 }
 
+/// The trust policy of the role EventBridge uses to deliver to a target in another account or
+/// Region: EventBridge only.
+pub fn events_trust_policy() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+}
+
+/// The policy of that role: deliver to exactly the targets (one per Region at most).
+pub fn delivery_policy(targets: &BTreeSet<String>) -> Value {
+    let action = |arn: &str| match super::names::arn_parts(arn).map(|(service, _, _)| service) {
+        Some("sns") => "sns:Publish",
+        Some("sqs") => "sqs:SendMessage",
+        Some("lambda") => "lambda:InvokeFunction",
+        _ => "events:PutEvents",
+    };
+    let mut actions: Vec<&str> = targets.iter().map(|arn| action(arn)).collect();
+    actions.sort_unstable();
+    actions.dedup();
+    json!({"Version": "2012-10-17", "Statement": [{"Sid": "Deliver", "Effect": "Allow", "Action": actions, "Resource": targets}]})
+}
+
 /// The role's trust policy: Lambda only.
 pub fn trust_policy() -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})

@@ -82,6 +82,7 @@ impl Kind<Context> for Responses {
             ..Planned::default()
         };
         let changes = &mut planned.changes;
+        let conflicts = &mut planned.conflicts;
         let empty = ResponsesState::default();
         let responses = section::of(&context.manifest);
         for spec in responses {
@@ -89,9 +90,16 @@ impl Kind<Context> for Responses {
                 spec,
                 bundle: state.loaded.get(&spec.name),
             };
-            role::plan(&prepared, admin, &state.roles, changes);
+            role::plan(
+                &prepared,
+                admin,
+                &context.discovery.regions,
+                &state.roles,
+                changes,
+            );
             for region in &context.discovery.regions {
                 let live = state.regions.get(region).unwrap_or(&empty);
+                conflicts.extend(target::conflicts(&prepared, admin, region));
                 queue::plan(&prepared, admin, region, live, changes);
                 if matches!(spec.action, ResponseAction::Run(_)) && prepared.bundle.is_none() {
                     continue;

@@ -10,6 +10,20 @@ pub const TARGET_ID: &str = "guardform";
 /// The Lambda permission statement id guardform uses.
 pub const STATEMENT_ID: &str = "guardform-events";
 
+/// What stands for the rule's Region in an ARN of the manifest (`send_to`, `dlq`).
+pub const REGION_PLACEHOLDER: &str = "${region}";
+
+/// `arn` with the rule's Region in place of `${region}`.
+pub fn in_region(arn: &str, region: &str) -> String {
+    arn.replace(REGION_PLACEHOLDER, region)
+}
+
+/// The service, Region and account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
+pub fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    (parts.len() == 6).then(|| (parts[2], parts[3], parts[4]))
+}
+
 /// The prefix of every rule, function, queue and role name guardform gives.
 pub const NAME_PREFIX: &str = "guardform-";
 

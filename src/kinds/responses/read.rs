@@ -172,6 +172,7 @@ fn target_state(targets: &[aws_sdk_eventbridge::types::Target]) -> Option<Target
         .find(|t| t.id() == TARGET_ID)
         .map(|t| TargetState {
             arn: t.arn().to_string(),
+            role_arn: t.role_arn().map(str::to_string),
             maximum_retry_attempts: t.retry_policy().and_then(|r| r.maximum_retry_attempts()),
             maximum_event_age_seconds: t
                 .retry_policy()

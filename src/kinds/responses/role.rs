@@ -5,9 +5,12 @@ use super::common::{
     Prepared, Target, desired_of, owner, ownership, ownership_tags, push, removal, response_of,
     tags_of,
 };
-use super::documents::{canonical, role_policy, trust_policy};
+use super::documents::{
+    canonical, delivery_policy, events_trust_policy, role_policy, trust_policy,
+};
 use super::names::{ROLE_PATH, resource_name};
 use super::state::RoleState;
+use super::target;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Change};
 use crate::kinds::responses::section::ResponseAction;
@@ -22,29 +25,40 @@ pub fn address(admin: &str, response: &str) -> String {
     format!("{TYPE}[{admin}/{}]", resource_name(response))
 }
 
-/// The role of a `run` response.
+/// The role of a response: a `run` response's execution role, or the role EventBridge
+/// delivers with to a `send_to` target in another account or Region.
 pub fn plan(
     prepared: &Prepared<'_>,
     admin: &str,
+    regions: &[String],
     roles: &BTreeMap<String, RoleState>,
     changes: &mut Vec<Change>,
 ) {
-    let (ResponseAction::Run(run), Some(bundle)) = (&prepared.spec.action, prepared.bundle) else {
-        return;
-    };
     let response = prepared.spec.name.as_str();
+    let (trust, policy) = match (&prepared.spec.action, prepared.bundle) {
+        (ResponseAction::Run(run), Some(bundle)) => (
+            trust_policy(),
+            role_policy(bundle, &run.env, &run.secrets, admin, response),
+        ),
+        (ResponseAction::Run(_), None) => return,
+        _ => {
+            let targets: BTreeSet<String> = regions
+                .iter()
+                .filter_map(|region| {
+                    let target = target::send_to(prepared, region)?;
+                    (target::delivery(&target, admin, region) == target::Delivery::WithRole)
+                        .then_some(target)
+                })
+                .collect();
+            if targets.is_empty() {
+                return;
+            }
+            (events_trust_policy(), delivery_policy(&targets))
+        }
+    };
     let mut desired = ownership(response);
-    desired.insert("trust_policy".into(), string(canonical(&trust_policy())));
-    desired.insert(
-        "policy".into(),
-        string(canonical(&role_policy(
-            bundle,
-            &run.env,
-            &run.secrets,
-            admin,
-            response,
-        ))),
-    );
+    desired.insert("trust_policy".into(), string(canonical(&trust)));
+    desired.insert("policy".into(), string(canonical(&policy)));
     let live = roles.get(&resource_name(response)).map(|role| {
         let mut attributes = tags_of(&role.tags);
         attributes.insert("trust_policy".into(), string(role.trust.clone()));

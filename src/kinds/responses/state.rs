@@ -19,6 +19,9 @@ pub struct RuleState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetState {
     pub arn: String,
+    /// The role EventBridge delivers with (targets in another account or Region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
     pub maximum_retry_attempts: Option<i32>,
     pub maximum_event_age_seconds: Option<i32>,
     pub dead_letter_arn: Option<String>,

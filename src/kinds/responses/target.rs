@@ -2,7 +2,9 @@
 //! topic or another event bus), with its retry policy and dead-letter queue.
 
 use super::common::{Prepared, Target, desired_of, number, push, response_of};
-use super::names::{TARGET_ID, function_arn, queue_arn, resource_name};
+use super::names::{
+    TARGET_ID, arn_parts, function_arn, in_region, queue_arn, resource_name, role_arn,
+};
 use super::state::ResponsesState;
 use crate::cloud::aws::{Aws, AwsError};
 use crate::engine::plan::{Action, Attributes, Change};
@@ -18,6 +20,66 @@ pub fn address(admin: &str, region: &str, response: &str) -> String {
     format!("{TYPE}[{admin}/{region}/{}]", resource_name(response))
 }
 
+/// How EventBridge reaches a target from a rule in a Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Same account and Region (or an event bus of the same account and Region).
+    Direct,
+    /// Another account, or an event bus in another Region: EventBridge needs a role.
+    WithRole,
+    /// Not possible: only event buses may be in another Region than the rule.
+    Refused(String),
+}
+
+/// How the rule in `region` of `admin` reaches `target`.
+pub fn delivery(target: &str, admin: &str, region: &str) -> Delivery {
+    let Some((service, target_region, account)) = arn_parts(target) else {
+        return Delivery::Direct;
+    };
+    let bus = service == "events";
+    if !bus && target_region != region {
+        return Delivery::Refused(format!(
+            "{target} is in {target_region}, but an EventBridge rule in {region} can send only to targets in its own Region (or to an event bus)"
+        ));
+    }
+    if account != admin || target_region != region {
+        Delivery::WithRole
+    } else {
+        Delivery::Direct
+    }
+}
+
+/// The `send_to` target of a response in `region`, with `${region}` filled in.
+pub fn send_to(prepared: &Prepared<'_>, region: &str) -> Option<String> {
+    match &prepared.spec.action {
+        ResponseAction::Sns(arn) | ResponseAction::EventBus(arn) => Some(in_region(arn, region)),
+        ResponseAction::Run(_) => None,
+    }
+}
+
+/// Why the response's target or dead-letter queue cannot work from `region`, if so.
+pub fn conflicts(prepared: &Prepared<'_>, admin: &str, region: &str) -> Vec<String> {
+    let response = prepared.spec.name.as_str();
+    let hint = "hint: write the ARN with `${region}` (e.g. arn:aws:sns:${region}:ACCOUNT:NAME) and create it in every targeted Region, or send to an event bus";
+    let mut found = Vec::new();
+    if let Some(target) = send_to(prepared, region)
+        && let Delivery::Refused(why) = delivery(&target, admin, region)
+    {
+        found.push(format!("response `{response}`: {why}.\n  {hint}"));
+    }
+    if let Some(dlq) = &prepared.spec.dlq {
+        let dlq = in_region(dlq, region);
+        if let Some((_, queue_region, _)) = arn_parts(&dlq)
+            && queue_region != region
+        {
+            found.push(format!(
+                "response `{response}`: the dead-letter queue {dlq} is in {queue_region}, but EventBridge needs it in the rule's Region, {region}.\n  {hint}"
+            ));
+        }
+    }
+    found
+}
+
 /// The rule's target.
 pub fn plan(
     prepared: &Prepared<'_>,
@@ -29,15 +91,21 @@ pub fn plan(
     let response = prepared.spec.name.as_str();
     let target_arn = match (&prepared.spec.action, prepared.bundle) {
         (ResponseAction::Run(_), Some(_)) => function_arn(region, admin, response),
-        (ResponseAction::Sns(arn), _) | (ResponseAction::EventBus(arn), _) => arn.clone(),
+        (ResponseAction::Sns(_), _) | (ResponseAction::EventBus(_), _) => {
+            send_to(prepared, region).unwrap_or_default()
+        }
         (ResponseAction::Run(_), None) => return,
     };
     let dlq = prepared
         .spec
         .dlq
-        .clone()
+        .as_ref()
+        .map(|dlq| in_region(dlq, region))
         .unwrap_or_else(|| queue_arn(region, admin, response));
     let mut desired = Attributes::new();
+    if delivery(&target_arn, admin, region) == Delivery::WithRole {
+        desired.insert("role_arn".into(), string(role_arn(admin, response)));
+    }
     desired.insert("arn".into(), string(target_arn));
     desired.insert(
         "retry.maximum_attempts".into(),
@@ -53,6 +121,9 @@ pub fn plan(
         let optional = |v: Option<i32>| v.map(|v| json!(v)).unwrap_or(Value::Null);
         let mut attributes = Attributes::new();
         attributes.insert("arn".into(), string(t.arn.clone()));
+        if let Some(role) = &t.role_arn {
+            attributes.insert("role_arn".into(), string(role.clone()));
+        }
         attributes.insert(
             "retry.maximum_attempts".into(),
             optional(t.maximum_retry_attempts),
@@ -122,6 +193,12 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
             aws_sdk_eventbridge::types::DeadLetterConfig::builder()
                 .arn(text(&desired, "dead_letter_arn"))
                 .build(),
+        )
+        .set_role_arn(
+            desired
+                .get("role_arn")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         )
         .build()
         .map_err(|e| AwsError::message(context("building"), e.to_string()))?;
