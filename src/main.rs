@@ -326,7 +326,7 @@ fn main() -> ExitCode {
     match result {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
-            eprintln!("{}", render_error(&error, color));
+            eprintln!("{}", render_error(&error, color, verbose));
             ExitCode::from(ExitStatus::Failure.code())
         }
     }
@@ -342,7 +342,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, commands::CommandError> {
 }
 
 /// `error: <message>` and its causes, one per line.
-fn render_error(error: &commands::CommandError, color: bool) -> String {
+/// An AWS call's failure is one line; the SDK's own chain only with `-v`.
+fn render_error(error: &commands::CommandError, color: bool, verbose: bool) -> String {
     use guardform::manifest::ManifestError;
     if let commands::CommandError::Manifest(ManifestError::Invalid {
         rendered,
@@ -359,7 +360,15 @@ fn render_error(error: &commands::CommandError, color: bool) -> String {
         "error"
     };
     let mut text = format!("{label}: {error}");
-    let mut source = std::error::Error::source(error);
+    let aws = error.aws();
+    if aws.is_some_and(|e| e.source.is_some()) && !verbose {
+        text.push_str("\n  (run with -v for the AWS SDK's full error)");
+        return text;
+    }
+    let mut source = match aws {
+        Some(aws) => std::error::Error::source(aws),
+        None => std::error::Error::source(error),
+    };
     while let Some(cause) = source {
         text.push_str(&format!("\n  caused by: {cause}"));
         source = cause.source();

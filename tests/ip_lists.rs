@@ -406,3 +406,43 @@ fn guardduty_limits_count_sets_guardform_does_not_own() {
         run.stderr
     );
 }
+
+#[test]
+fn a_bucket_setting_that_cannot_be_read_is_an_error_not_drift() {
+    let (emulator, dir) =
+        setup("  - { name: office, kind: trusted, source: { inline: [\"203.0.113.9\"] } }\n");
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    for (operation, read) in [
+        (
+            "GetPublicAccessBlock",
+            "reading the public access block of bucket acme-guardduty-lists",
+        ),
+        (
+            "GetBucketEncryption",
+            "reading the encryption of bucket acme-guardduty-lists",
+        ),
+    ] {
+        let rules = format!(
+            "  - {{ service: s3, operation: {operation}, error: {{ code: AccessDenied, message: \"Access Denied\", status: 403 }} }}\n"
+        );
+        let proxy = common::Microburst::start(&emulator.endpoint, &rules);
+        let env = [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())];
+        let plan = common::run_guardform(dir.path(), &["plan", "--detailed-exitcode"], &env);
+        plan.expect_code(1);
+        assert!(
+            plan.stderr.contains(read) && plan.stderr.contains("AccessDenied"),
+            "{operation}: {}",
+            plan.stderr
+        );
+        assert!(
+            !plan.stdout.contains("s3.bucket["),
+            "{operation}: a read that failed is not a change: {}",
+            plan.stdout
+        );
+    }
+    emulator
+        .guardform(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+}

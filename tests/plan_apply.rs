@@ -475,3 +475,68 @@ fn suspended_accounts_and_disabled_opt_in_regions_are_left_out_with_a_note() {
     assert!(!plan.stdout.contains("400000000003/"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("af-south-1]"), "{}", plan.stdout);
 }
+
+#[test]
+fn a_saved_plan_runs_exactly_as_written_or_not_at_all() {
+    let (emulator, dir) = setup("3");
+    emulator
+        .guardform(dir.path(), &["plan", "--out", "p.plan"])
+        .expect_code(0);
+    let path = dir.path().join("p.plan");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "plan files hold account e-mail addresses: owner only"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left behind");
+    let original = std::fs::read_to_string(&path).unwrap();
+
+    // An edited change: the world is the same, the plan is not guardform's.
+    let edited = original.replacen("\"FIFTEEN_MINUTES\"", "\"SIX_HOURS\"", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&path, &edited).unwrap();
+    let refused = emulator.guardform(dir.path(), &["apply", "p.plan"]);
+    refused.expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("p.plan is not the plan guardform makes now for this world: guardduty.detector[222222222222/eu-west-1] differs from what guardform plans; nothing was changed"),
+        "{}",
+        refused.stderr
+    );
+
+    // A plan written by another guardform version is refused before anything is read.
+    let other = original.replacen(
+        &format!("\"guardform_version\": \"{}\"", env!("CARGO_PKG_VERSION")),
+        "\"guardform_version\": \"0.0.1\"",
+        1,
+    );
+    assert_ne!(other, original);
+    std::fs::write(&path, &other).unwrap();
+    let refused = emulator.guardform(dir.path(), &["apply", "p.plan"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains("it was written by guardform 0.0.1"),
+        "{}",
+        refused.stderr
+    );
+    // Nothing was applied: the fresh plan is the original one.
+    let plan = emulator.guardform(dir.path(), &["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("+ guardduty.organization_admin[eu-west-1]")
+    );
+
+    // The untouched file applies.
+    std::fs::write(&path, &original).unwrap();
+    emulator
+        .guardform(dir.path(), &["apply", "p.plan"])
+        .expect_code(0);
+}

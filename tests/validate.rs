@@ -102,3 +102,32 @@ fn show_rejects_files_that_are_not_plans() {
         run.stderr
     );
 }
+
+#[test]
+fn an_unreachable_endpoint_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("manifests/minimal.yaml"),
+        dir.path().join("guardform.yaml"),
+    )
+    .unwrap();
+    // Port 9 (discard) on loopback: nothing listens there.
+    let env = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ];
+    let run = run_guardform(dir.path(), &["plan"], &env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.trim_end(),
+        "error: finding out who the caller is (sts:GetCallerIdentity): cannot reach http://127.0.0.1:9: connection refused\n  (run with -v for the AWS SDK's full error)"
+    );
+    let verbose = run_guardform(dir.path(), &["plan", "-v"], &env);
+    assert_eq!(verbose.code, 1);
+    assert!(
+        verbose.stderr.contains("caused by: dispatch failure")
+            && !verbose.stderr.contains("DispatchFailure("),
+        "the chain under -v, each cause in words: {}",
+        verbose.stderr
+    );
+}

@@ -52,12 +52,29 @@ pub enum CommandError {
         "saved plan is stale: the organization or GuardDuty changed since {path} was made\n  hint: run `guardform plan --out {path}` again, review it, then apply the new plan"
     )]
     Stale { path: String },
+    #[error(
+        "{path} is not the plan guardform makes now for this world: {why}; nothing was changed\n  hint: plan files are applied exactly as written by `guardform plan --out`; make a new one"
+    )]
+    Tampered { path: String, why: String },
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
     Read(ReadError),
     #[error("the manifest conflicts with what exists, and nothing was changed:\n  {}", .0.join("\n  "))]
     Conflicts(Vec<String>),
+}
+
+impl CommandError {
+    /// The AWS call that failed, when that is what went wrong.
+    pub fn aws(&self) -> Option<&AwsError> {
+        match self {
+            CommandError::Aws(error) | CommandError::Discover(DiscoverError::Aws(error)) => {
+                Some(error)
+            }
+            CommandError::Read(error) => error.downcast_ref::<AwsError>(),
+            _ => None,
+        }
+    }
 }
 
 /// Options every command shares.
@@ -416,13 +433,26 @@ pub async fn apply(
                 global.color,
                 &kinds::sections(),
             )?;
+            let path = file.display().to_string();
+            if saved.guardform_version != env!("CARGO_PKG_VERSION") {
+                return Err(CommandError::Tampered {
+                    path,
+                    why: format!(
+                        "it was written by guardform {}, this is {}",
+                        saved.guardform_version,
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                });
+            }
             let world = read_world(global, &loaded).await?;
             let now = make_plan(&loaded, &world)?;
             if now.observed_fingerprint != saved.observed_fingerprint {
                 print_stats(global, &world.context.aws);
-                return Err(CommandError::Stale {
-                    path: file.display().to_string(),
-                });
+                return Err(CommandError::Stale { path });
+            }
+            if let Some(why) = plan::difference(&saved, &now) {
+                print_stats(global, &world.context.aws);
+                return Err(CommandError::Tampered { path, why });
             }
             say(
                 global,

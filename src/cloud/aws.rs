@@ -17,7 +17,6 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::region::Region;
 use std::collections::{BTreeMap, HashMap};
@@ -34,7 +33,8 @@ pub struct ConnectOptions {
     pub endpoint_url: Option<String>,
 }
 
-/// An AWS call that failed, with what guardform was doing.
+/// An AWS call that failed, with what guardform was doing, in one line; the SDK's error is kept
+/// as the source (shown with `-v`).
 #[derive(Debug, thiserror::Error)]
 #[error("{context}: {detail}")]
 pub struct AwsError {
@@ -42,24 +42,59 @@ pub struct AwsError {
     /// The AWS error code, e.g. `AccessDeniedException`.
     pub code: Option<String>,
     pub detail: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The endpoint every call goes to when one is set (`--endpoint-url`, `AWS_ENDPOINT_URL`), for
+/// saying which address could not be reached.
+static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// What went wrong, in words, for an SDK error that carries no AWS error code: the request
+/// never got an AWS answer (no connection, a timeout) or the answer could not be read.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = vec![error];
+    while let Some(next) = causes.last().and_then(|e| e.source()) {
+        causes.push(next);
+    }
+    let io = causes
+        .iter()
+        .find_map(|e| e.downcast_ref::<std::io::Error>())
+        .map(|e| e.kind().to_string());
+    let last = causes.last().map(|e| e.to_string()).unwrap_or_default();
+    let top = error.to_string();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .or_else(|| ENDPOINT.get().cloned())
+        .unwrap_or_else(|| "the AWS endpoint".to_string());
+    if top.starts_with("dispatch failure") {
+        return format!("cannot reach {endpoint}: {}", io.unwrap_or(last));
+    }
+    if top.starts_with("timeout") {
+        return format!("no answer from {endpoint} in time");
+    }
+    let mut words: Vec<String> = causes.iter().map(|e| e.to_string()).collect();
+    words.dedup();
+    words.join(": ")
 }
 
 impl AwsError {
     /// Describes an SDK error with its code and message.
     pub fn new<E>(context: impl Into<String>, error: E) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let code = error.code().map(str::to_string);
         let detail = match (error.code(), error.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_string(),
-            _ => DisplayErrorContext(&error).to_string(),
+            _ => describe(&error),
         };
         AwsError {
             context: context.into(),
             code,
             detail,
+            source: Some(Box::new(error)),
         }
     }
 
@@ -69,6 +104,7 @@ impl AwsError {
             context: context.into(),
             code: None,
             detail: detail.into(),
+            source: None,
         }
     }
 }
@@ -334,6 +370,7 @@ impl Aws {
             loader = loader.region(Region::new(region.clone()));
         }
         if let Some(endpoint) = &options.endpoint_url {
+            let _ = ENDPOINT.set(endpoint.clone());
             loader = loader.endpoint_url(endpoint);
         }
         let mut base = loader.load().await;

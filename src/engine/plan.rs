@@ -244,7 +244,43 @@ pub enum PlanFileError {
     },
 }
 
-/// Writes a plan file (the JSON plan plus the manifest text).
+/// How a saved plan differs from the one made now for the same world, if it does: the first
+/// change that is not the same, or the summary.
+pub fn difference(saved: &Plan, now: &Plan) -> Option<String> {
+    let addresses =
+        |plan: &Plan| -> Vec<String> { plan.changes.iter().map(|c| c.address.clone()).collect() };
+    for change in &saved.changes {
+        match now.changes.iter().find(|c| c.address == change.address) {
+            None => {
+                return Some(format!(
+                    "{} is not a change guardform plans",
+                    change.address
+                ));
+            }
+            Some(fresh) if fresh != change => {
+                return Some(format!(
+                    "{} differs from what guardform plans",
+                    change.address
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if addresses(saved) != addresses(now) {
+        let missing: Vec<String> = addresses(now)
+            .into_iter()
+            .filter(|a| !saved.changes.iter().any(|c| c.address == *a))
+            .collect();
+        return Some(format!("it lacks {}", missing.join(", ")));
+    }
+    if saved.summary != now.summary || saved.targets != now.targets || saved.notes != now.notes {
+        return Some("its summary, targets or notes were changed".to_string());
+    }
+    None
+}
+
+/// Writes a plan file (the JSON plan plus the manifest text) atomically, readable by its owner
+/// only: it holds account e-mail addresses and policies.
 pub fn save(
     plan: &Plan,
     manifest_source: &str,
@@ -253,10 +289,34 @@ pub fn save(
     let mut saved = plan.clone();
     saved.manifest_source = Some(manifest_source.to_string());
     let text = serde_json::to_string_pretty(&saved).unwrap_or_default() + "\n";
-    std::fs::write(path, text).map_err(|source| PlanFileError::Write {
+    let error = |source| PlanFileError::Write {
         path: path.display().to_string(),
         source,
-    })
+    };
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written.map_err(error)
 }
 
 /// Reads a plan file.

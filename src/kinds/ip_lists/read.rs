@@ -9,6 +9,7 @@ use crate::engine::ReadError;
 use crate::kinds::Context;
 use crate::kinds::ip_lists::section::Storage;
 use crate::manifest::sha256_hex;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 use tokio::sync::Semaphore;
 
@@ -169,6 +170,9 @@ pub async fn observe_storage(
         }
         return Ok((state, contents));
     }
+    // "Not configured" is an answer; any other error (access denied, throttling that outlasted
+    // the retries) is not, and must not read as drift.
+    let not_configured = |code: Option<&str>, expected: &str| code == Some(expected);
     state.public_access_blocked = match s3.get_public_access_block().bucket(bucket).send().await {
         Ok(output) => output.public_access_block_configuration().is_some_and(|c| {
             c.block_public_acls() == Some(true)
@@ -176,18 +180,33 @@ pub async fn observe_storage(
                 && c.block_public_policy() == Some(true)
                 && c.restrict_public_buckets() == Some(true)
         }),
-        Err(_) => false,
+        Err(error) if not_configured(error.code(), "NoSuchPublicAccessBlockConfiguration") => false,
+        Err(error) => {
+            return Err(AwsError::new(
+                format!("reading the public access block of bucket {bucket} as {account}"),
+                error,
+            ));
+        }
     };
-    state.encrypted = s3
-        .get_bucket_encryption()
-        .bucket(bucket)
-        .send()
-        .await
-        .is_ok_and(|output| {
-            output
-                .server_side_encryption_configuration()
-                .is_some_and(|c| !c.rules().is_empty())
-        });
+    state.encrypted = match s3.get_bucket_encryption().bucket(bucket).send().await {
+        Ok(output) => output
+            .server_side_encryption_configuration()
+            .is_some_and(|c| !c.rules().is_empty()),
+        Err(error)
+            if not_configured(
+                error.code(),
+                "ServerSideEncryptionConfigurationNotFoundError",
+            ) =>
+        {
+            false
+        }
+        Err(error) => {
+            return Err(AwsError::new(
+                format!("reading the encryption of bucket {bucket} as {account}"),
+                error,
+            ));
+        }
+    };
     for key in keys {
         match s3.get_object().bucket(bucket).key(key).send().await {
             Ok(object) => {
