@@ -133,7 +133,7 @@ enum SyncWhat {
         /// Allow removing sets of lists no longer in the manifest.
         #[arg(long)]
         allow_destroy: bool,
-        /// With nothing to do, exit 0 without applying (changes are applied and exit 0 too).
+        /// Exit 0 when the lists were already in line, 2 when changes were made, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
         /// Regions worked on at once.

@@ -10,7 +10,10 @@ use common::{Emulator, root};
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"sha256:[0-9a-f]{64}", "[sha256]"),
-        (r#""guardform_version": "[^"]+""#, r#""guardform_version": "[version]""#),
+        (
+            r#""guardform_version": "[^"]+""#,
+            r#""guardform_version": "[version]""#,
+        ),
         (r"\b[0-9a-f]{32}\b", "[id]"),
     ]
 }
@@ -55,8 +58,11 @@ fn example_manifest_plans_are_stable() {
         std::fs::create_dir_all(dir.path().join("lists")).unwrap();
         for entry in std::fs::read_dir(&lists).unwrap() {
             let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.path().join("lists").join(path.file_name().unwrap()))
-                .unwrap();
+            std::fs::copy(
+                &path,
+                dir.path().join("lists").join(path.file_name().unwrap()),
+            )
+            .unwrap();
         }
         let stem = name.trim_end_matches(".yaml").to_string();
 
@@ -74,7 +80,11 @@ fn example_manifest_plans_are_stable() {
             .expect_code(0);
         let clean = emulator.guardform(dir.path(), &["plan", "--detailed-exitcode"]);
         clean.expect_code(0);
-        assert!(clean.stdout.contains("No changes."), "{name}: {}", clean.stdout);
+        assert!(
+            clean.stdout.contains("No changes."),
+            "{name}: {}",
+            clean.stdout
+        );
 
         let core = core_only(&source);
         if core != source {

@@ -376,6 +376,17 @@ fn sync_ip_lists_touches_only_lists() {
         plan.stdout
     );
     assert!(!plan.stdout.contains("/one]"), "{}", plan.stdout);
+    // For scheduled jobs: 2 when changes were made, 0 when the lists were already in line.
+    let run = emulator.guardform(
+        dir.path(),
+        &["sync", "ip-lists", "--auto-approve", "--detailed-exitcode"],
+    );
+    run.expect_code(2);
+    let run = emulator.guardform(
+        dir.path(),
+        &["sync", "ip-lists", "--auto-approve", "--detailed-exitcode"],
+    );
+    run.expect_code(0);
     let run = emulator.guardform(dir.path(), &["sync", "ip-lists", "--only", "nope"]);
     run.expect_code(1);
     assert!(

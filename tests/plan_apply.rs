@@ -540,3 +540,33 @@ fn a_saved_plan_runs_exactly_as_written_or_not_at_all() {
         .guardform(dir.path(), &["apply", "p.plan"])
         .expect_code(0);
 }
+
+#[test]
+fn a_retry_mode_the_sdk_lacks_is_said_not_silently_changed() {
+    let (emulator, dir) = setup("2");
+    let env = [
+        ("AWS_ENDPOINT_URL", emulator.endpoint.as_str()),
+        ("AWS_RETRY_MODE", "legacy"),
+    ];
+    let plan = common::run_guardform(dir.path(), &["plan"], &env);
+    plan.expect_code(0);
+    assert!(
+        plan.stderr.contains(
+            "warning: AWS_RETRY_MODE=legacy is not available in the AWS SDK for Rust: guardform retries in `standard` mode"
+        ),
+        "{}",
+        plan.stderr
+    );
+    let env = [
+        ("AWS_ENDPOINT_URL", emulator.endpoint.as_str()),
+        ("AWS_RETRY_MODE", "sometimes"),
+    ];
+    let plan = common::run_guardform(dir.path(), &["plan"], &env);
+    plan.expect_code(1);
+    assert!(
+        plan.stderr
+            .contains("AWS_RETRY_MODE must be `standard`, `adaptive` or `legacy`, not `sometimes`"),
+        "{}",
+        plan.stderr
+    );
+}

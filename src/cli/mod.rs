@@ -225,6 +225,9 @@ async fn read_world(
     )
     .await?;
     let aws = Arc::new(aws);
+    for note in aws.notes() {
+        say(global, &format!("warning: {note}"));
+    }
     let manifest = loaded.manifest.clone();
     say(
         global,
@@ -620,15 +623,19 @@ pub async fn sync_ip_lists(
             color: global.color,
         },
     ));
-    if options.detailed_exitcode && plan.is_empty() {
-        print_stats(global, &world.context.aws);
-        return Ok(ExitStatus::Success);
-    }
     let apply_options = ApplyCommandOptions {
         plan_file: None,
         auto_approve: options.auto_approve,
         allow_destroy: options.allow_destroy,
         allow_admin_change: false,
     };
-    execute(global, &apply_options, &plan, &world, reporter).await
+    let status = execute(global, &apply_options, &plan, &world, reporter).await?;
+    // For scheduled jobs: 0 nothing to do, 2 changes made, 1 an error.
+    Ok(
+        if options.detailed_exitcode && status == ExitStatus::Success && !plan.is_empty() {
+            ExitStatus::Changes
+        } else {
+            status
+        },
+    )
 }

@@ -308,6 +308,8 @@ pub struct Aws {
     guardduty: Mutex<HashMap<(String, String), aws_sdk_guardduty::Client>>,
     /// Detector ids by (account, Region), read once and shared by every kind that needs them.
     detectors: Mutex<HashMap<(String, String), DetectorCell>>,
+    /// What people should know about the configuration (settings read differently than asked).
+    notes: Vec<String>,
 }
 
 /// A detector id read once: `None` inside when the account has no detector there.
@@ -315,7 +317,7 @@ type DetectorCell = Arc<tokio::sync::OnceCell<Option<String>>>;
 
 /// Reads `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` before aws-config does: invalid values make
 /// the SDK panic, guardform says what is wrong instead.
-fn retry_config() -> Result<RetryConfig, String> {
+fn retry_config() -> Result<(RetryConfig, Option<String>), String> {
     let attempts = match std::env::var("AWS_MAX_ATTEMPTS") {
         Ok(text) => match text.parse::<u32>() {
             Ok(n) if n >= 1 => n,
@@ -327,26 +329,32 @@ fn retry_config() -> Result<RetryConfig, String> {
         },
         Err(_) => 6,
     };
+    let mut note = None;
     let config = match std::env::var("AWS_RETRY_MODE").as_deref() {
         Ok("adaptive") => RetryConfig::adaptive(),
-        Ok("standard") | Ok("legacy") | Err(_) => RetryConfig::standard(),
+        Ok("standard") | Err(_) => RetryConfig::standard(),
+        Ok("legacy") => {
+            note = Some("AWS_RETRY_MODE=legacy is not available in the AWS SDK for Rust: guardform retries in `standard` mode".to_string());
+            RetryConfig::standard()
+        }
         Ok(other) => {
             return Err(format!(
-                "AWS_RETRY_MODE must be `standard` or `adaptive`, not `{other}`"
+                "AWS_RETRY_MODE must be `standard`, `adaptive` or `legacy`, not `{other}`"
             ));
         }
     };
     // Take the environment out of aws-config's hands: guardform has validated it.
-    Ok(config
+    let config = config
         .with_max_attempts(attempts)
         .with_initial_backoff(Duration::from_millis(500))
-        .with_max_backoff(Duration::from_secs(20)))
+        .with_max_backoff(Duration::from_secs(20));
+    Ok((config, note))
 }
 
 impl Aws {
     /// Loads the caller's configuration and asks STS who the caller is.
     pub async fn connect(options: &ConnectOptions, roles: RoleSettings) -> Result<Aws, AwsError> {
-        let retry = retry_config()
+        let (retry, note) = retry_config()
             .map_err(|detail| AwsError::message("reading the AWS configuration", detail))?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
@@ -394,7 +402,13 @@ impl Aws {
             credentials: Mutex::new(HashMap::new()),
             guardduty: Mutex::new(HashMap::new()),
             detectors: Mutex::new(HashMap::new()),
+            notes: note.into_iter().collect(),
         })
+    }
+
+    /// What people should know about how the configuration was read.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The account of the caller's own credentials.

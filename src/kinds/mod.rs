@@ -214,6 +214,19 @@ mod tests {
     }
 
     #[test]
+    fn detector_tags_leave_room_for_guardforms_own() {
+        let tags: Vec<String> = (0..49).map(|i| format!("k{i}: v")).collect();
+        let ok = format!("{MINIMAL}detector:\n  tags: {{ {} }}\n", tags.join(", "));
+        assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
+        let full = ok.replace("k0: v", "k0: v, k49: v");
+        let found = errors(&full);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("has 50 tags; GuardDuty allows 50 on a detector"));
+        let own = ok.replace("k0: v", "\"guardform:managed\": \"false\"");
+        assert!(errors(&own)[0].contains("sets a `guardform:` tag"));
+    }
+
+    #[test]
     fn runtime_monitoring_twice_is_refused() {
         let source = format!(
             "{MINIMAL}detector:\n  features:\n    RUNTIME_MONITORING: enabled\n    EKS_RUNTIME_MONITORING: enabled\n"

@@ -117,6 +117,28 @@ fn detector(checker: &mut Checker, node: &Node) -> Option<DetectorSettings> {
     }
     if let Some(node) = entries.get("tags") {
         settings.tags = checker.tags(node, "`detector.tags`");
+        // GuardDuty allows 50 tags on a resource; guardform adds its own ownership tag.
+        if settings.tags.len() >= 50 {
+            checker.error(
+                Diagnostic::error(
+                    Some(node.position),
+                    format!(
+                        "`detector.tags` has {} tags; GuardDuty allows 50 on a detector and guardform adds `{}`",
+                        settings.tags.len(),
+                        crate::kinds::MANAGED_TAG_KEY
+                    ),
+                )
+                .expected("at most 49 tags"),
+            );
+            ok = false;
+        }
+        if settings.tags.keys().any(|k| k.starts_with("guardform:")) {
+            checker.error(
+                Diagnostic::error(Some(node.position), "`detector.tags` sets a `guardform:` tag")
+                    .hint("guardform sets the tags that start with `guardform:` itself: they say what it owns"),
+            );
+            ok = false;
+        }
     }
     if let Some(features) = entries.get("features") {
         match &features.value {

@@ -31,11 +31,7 @@ impl ListContent {
     /// The content-addressed S3 key: `<prefix>/<list>/<sha256 prefix>.<ext>`, so new content
     /// always means a new location.
     pub fn key(&self, storage: &Storage) -> String {
-        let slug: String = self
-            .name
-            .chars()
-            .map(|c| if c == ' ' { '-' } else { c })
-            .collect();
+        let slug = folder_name(&self.name);
         let extension = if self.format == "TXT" {
             "txt".to_string()
         } else {
@@ -56,6 +52,22 @@ impl ListContent {
             .map(|(folder, _)| format!("{folder}/"))
             .unwrap_or_default()
     }
+}
+
+/// A list's folder name: letters, digits and `-` as they are, any other character as `_` and
+/// its code in hex (`a b` → `a_20b`, `a_b` → `a_5fb`), so two names never share a folder
+/// (pruning one list's old files must never touch another's) and the name needs no escaping
+/// in a URL.
+pub fn folder_name(name: &str) -> String {
+    let mut folder = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            folder.push(c);
+        } else {
+            folder.push_str(&format!("_{:x}", u32::from(c)));
+        }
+    }
+    folder
 }
 
 /// The location GuardDuty is given for an object.
@@ -359,9 +371,29 @@ mod tests {
         };
         assert_eq!(
             content.key(&storage),
-            format!("guardform/office-egress/{}.txt", &content.sha256[..16])
+            format!("guardform/office_20egress/{}.txt", &content.sha256[..16])
         );
-        assert_eq!(content.folder(&storage), "guardform/office-egress/");
+        assert_eq!(content.folder(&storage), "guardform/office_20egress/");
+    }
+
+    #[test]
+    fn different_names_never_share_a_folder() {
+        let names = ["a b", "a-b", "a_b", "a_20b", "a", "ab", "a_5fb", "A b"];
+        let folders: Vec<String> = names
+            .iter()
+            .map(|n| format!("{}/", folder_name(n)))
+            .collect();
+        for (i, a) in folders.iter().enumerate() {
+            for (j, b) in folders.iter().enumerate() {
+                assert!(
+                    i == j || !b.starts_with(a.as_str()),
+                    "`{}` and `{}` share {a}",
+                    names[i],
+                    names[j]
+                );
+            }
+        }
+        assert_eq!(folder_name("office-egress"), "office-egress");
     }
 
     #[test]
