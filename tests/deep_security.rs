@@ -170,7 +170,7 @@ fn deep_security_list_changes_flow_into_guardduty_and_the_key_never_shows() {
     assert!(
         runs[sync]
             .stdout
-            .contains("Resources: 1 added, 2 changed, 0 destroyed."),
+            .contains("Resources: 1 added, 2 changed, 1 destroyed."),
         "{}",
         runs[sync].stdout
     );

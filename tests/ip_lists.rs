@@ -154,9 +154,13 @@ fn lists_from_inline_file_url_and_s3_are_uploaded_activated_and_converge() {
         "{}",
         plan.stdout
     );
+    // The previous file goes in the same apply, once both sets point at the new one.
     assert!(
         plan.stdout
-            .contains("Plan: 1 to add, 2 to change, 0 to destroy."),
+            .contains("Plan: 1 to add, 2 to change, 1 to destroy.")
+            && plan
+                .stdout
+                .contains("(an earlier version of list `url-feed`, no longer used)"),
         "{}",
         plan.stdout
     );
@@ -363,7 +367,7 @@ fn sync_ip_lists_touches_only_lists() {
     run.expect_code(0);
     assert!(
         run.stdout
-            .contains("Apply complete! Resources: 1 added, 2 changed, 0 destroyed."),
+            .contains("Apply complete! Resources: 1 added, 2 changed, 1 destroyed."),
         "{}",
         run.stdout
     );
@@ -371,7 +375,7 @@ fn sync_ip_lists_touches_only_lists() {
     let plan = emulator.guardform(dir.path(), &["plan"]);
     assert!(
         plan.stdout
-            .contains("Plan: 1 to add, 4 to change, 0 to destroy."),
+            .contains("Plan: 1 to add, 4 to change, 1 to destroy."),
         "{}",
         plan.stdout
     );

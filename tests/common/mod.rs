@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses part of the harness
 
+pub mod ownership;
+
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

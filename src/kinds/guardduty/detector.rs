@@ -119,7 +119,8 @@ pub fn plan_management(discovery: &Discovery, region: &str, state: &RegionState)
     Some(c)
 }
 
-/// Creates or updates the detector of the change's account; an existing one is adopted.
+/// Creates or updates the detector of the change's account; an existing one is adopted (also
+/// one another run, or EnableOrganizationAdminAccount, created a moment ago).
 pub async fn apply(aws: &Aws, change: &Change) -> Result<(), AwsError> {
     let account = change.account.clone().unwrap_or_default();
     let region = change.region.as_str();
@@ -141,24 +142,39 @@ pub async fn apply(aws: &Aws, change: &Change) -> Result<(), AwsError> {
             ))
         })
         .collect();
-    let Some(id) = existing else {
-        let output = client
-            .create_detector()
-            .enable(true)
-            .set_finding_publishing_frequency(frequency)
-            .set_features((!features.is_empty()).then(|| detector_features(&features)))
-            .set_tags((!tags.is_empty()).then(|| tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("creating {}", change.address), e))?;
-        let id = output.detector_id().ok_or_else(|| {
-            AwsError::message(
-                format!("creating {}", change.address),
-                "CreateDetector returned no detector id",
-            )
-        })?;
-        aws.remember_detector(&account, region, id);
-        return Ok(());
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            let created = client
+                .create_detector()
+                .enable(true)
+                .set_finding_publishing_frequency(frequency.clone())
+                .set_features((!features.is_empty()).then(|| detector_features(&features)))
+                .set_tags((!tags.is_empty()).then(|| tags.clone().into_iter().collect()))
+                .send()
+                .await;
+            match created {
+                Ok(output) => {
+                    let id = output.detector_id().ok_or_else(|| {
+                        AwsError::message(
+                            format!("creating {}", change.address),
+                            "CreateDetector returned no detector id",
+                        )
+                    })?;
+                    aws.remember_detector(&account, region, id);
+                    return Ok(());
+                }
+                Err(error) => {
+                    let error = AwsError::new(format!("creating {}", change.address), error);
+                    if !error.detail.contains("already exists") {
+                        return Err(error);
+                    }
+                    aws.current_detector_id(&account, region)
+                        .await?
+                        .ok_or(error)?
+                }
+            }
+        }
     };
     let enable = attribute(&change.after, "status").map(|s| s == "ENABLED");
     if enable.is_some() || frequency.is_some() || !features.is_empty() {

@@ -15,10 +15,9 @@ pub mod state;
 use super::Context;
 use super::guardduty::{detector, organization_admin};
 use crate::engine::outcome::Outcome;
-use crate::engine::plan::{Change, Plan};
+use crate::engine::plan::{Action, Change, Plan};
 use crate::engine::{BoxFuture, Kind, Planned, ReadError, State, state_of};
 use state::{IpListsState, StorageState};
-use std::collections::BTreeMap;
 
 /// The IP list kinds.
 pub struct IpLists;
@@ -87,6 +86,10 @@ impl Kind<Context> for IpLists {
             &mut planned.changes,
             &mut planned.conflicts,
         );
+        // After every set change: which files are still pointed at is known only then.
+        if let Some(storage) = &state.storage_location {
+            object::plan_removals(storage, admin, state, &mut planned.changes);
+        }
         planned
     }
 
@@ -94,6 +97,14 @@ impl Kind<Context> for IpLists {
         let admin = plan.targets.delegated_admin.as_str();
         match change.kind.as_str() {
             bucket::TYPE => Vec::new(),
+            object::TYPE if change.action == Action::Delete => sets::set_changes_of(
+                change
+                    .inputs
+                    .get("list")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+                plan,
+            ),
             object::TYPE => vec![bucket::address(
                 change
                     .inputs
@@ -125,6 +136,9 @@ impl Kind<Context> for IpLists {
             crate::kinds::each(changes, |change| async move {
                 match change.kind.as_str() {
                     bucket::TYPE => bucket::apply(aws, admin, change).await,
+                    object::TYPE if change.action == Action::Delete => {
+                        object::delete(aws, admin, change).await
+                    }
                     object::TYPE => {
                         object::apply(
                             aws,
@@ -139,25 +153,6 @@ impl Kind<Context> for IpLists {
                 }
             })
             .await
-        })
-    }
-
-    fn finish<'a>(
-        &'a self,
-        context: &'a Context,
-        _state: &'a dyn State,
-        plan: &'a Plan,
-        outcomes: &'a BTreeMap<String, Outcome>,
-    ) -> BoxFuture<'a, Vec<Result<String, String>>> {
-        Box::pin(async move {
-            let admin = context.discovery.delegated_admin.as_str();
-            match object::prune(&context.aws, admin, plan, outcomes).await {
-                Ok(0) => Vec::new(),
-                Ok(count) => vec![Ok(format!(
-                    "Removed {count} old list file(s), keeping each list's last two versions."
-                ))],
-                Err(error) => vec![Err(format!("old list files were not removed: {error}"))],
-            }
         })
     }
 }

@@ -1,15 +1,14 @@
-//! `s3.object[BUCKET/KEY]`: one IP list file, content-addressed (new content, new key). Old
-//! versions are pruned after a successful apply, keeping each list's last two.
+//! `s3.object[BUCKET/KEY]`: one IP list file, content-addressed (new content, new key). Files
+//! under the storage prefix are guardform's, found by listing it: an old version goes once no
+//! set points at it any more, and a removed list's files go with its sets.
 
 use super::sets;
 use super::sources::ListContent;
 use super::state::IpListsState;
 use crate::cloud::aws::{Aws, AwsError};
-use crate::engine::outcome::Outcome;
-use crate::engine::plan::{Action, Change, ContentDiff, Plan};
+use crate::engine::plan::{Action, Change, ContentDiff};
 use crate::kinds::ip_lists::section::Storage;
 use crate::kinds::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, change, string};
-use std::collections::BTreeMap;
 
 /// The type name.
 pub const TYPE: &str = "s3.object";
@@ -63,7 +62,6 @@ pub fn plan(
     c.inputs.insert("bucket".into(), storage.bucket.clone());
     c.inputs.insert("key".into(), key.clone());
     c.inputs.insert("list".into(), list.name.clone());
-    c.inputs.insert("folder".into(), list.folder(storage));
     let diff = if action == Action::Update {
         let edited = state.contents.get(&key).cloned().unwrap_or_default();
         ContentDiff::between(&edited, &list.text)
@@ -109,68 +107,83 @@ pub async fn apply(
     Ok(())
 }
 
-/// After the apply, removes list files older than the last two versions of each list whose
-/// upload and sets all succeeded. Returns how many objects were removed.
-pub async fn prune(
-    aws: &Aws,
+/// True for a file name guardform gives a list version: 16 hex digits and an extension.
+fn is_list_file(file: &str) -> bool {
+    file.split_once('.').is_some_and(|(hash, extension)| {
+        hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) && !extension.is_empty()
+    })
+}
+
+/// List files to remove: versions a list no longer uses (once its sets point at the current
+/// one), and every file of a list the manifest no longer has (with `--allow-destroy`). A file
+/// a set still points at, and that no planned change moves it from, is kept.
+pub fn plan_removals(
+    storage: &Storage,
     admin: &str,
-    plan: &Plan,
-    outcomes: &BTreeMap<String, Outcome>,
-) -> Result<usize, AwsError> {
-    let mut removed = 0;
-    for change in plan.changes.iter().filter(|c| c.kind == TYPE) {
-        let list = change.inputs.get("list").cloned().unwrap_or_default();
-        let all_ok = plan
-            .changes
-            .iter()
-            .filter(|c| c.inputs.get("list") == Some(&list))
-            .all(|c| outcomes.get(&c.address).is_some_and(Outcome::succeeded));
-        if !all_ok {
+    state: &IpListsState,
+    changes: &mut Vec<Change>,
+) {
+    let Some(live) = &state.storage else {
+        return;
+    };
+    let prefix = if storage.prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", storage.prefix)
+    };
+    let wanted: Vec<(String, &ListContent)> =
+        state.lists.iter().map(|l| (l.key(storage), l)).collect();
+    let pointed_at = sets::files_in_use(state, storage, admin, changes);
+    let mut removals = Vec::new();
+    for key in &live.files {
+        let Some((folder, file)) = key
+            .strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        if !is_list_file(file) || file.contains('/') || pointed_at.contains(key) {
             continue;
         }
-        let (bucket, folder) = (
-            change.inputs.get("bucket").cloned().unwrap_or_default(),
-            change.inputs.get("folder").cloned().unwrap_or_default(),
+        let list = super::sources::name_of_folder(folder);
+        let current = wanted.iter().find(|(_, l)| l.name == list);
+        if current.is_some_and(|(wanted_key, _)| wanted_key == key) {
+            continue;
+        }
+        let mut c = change(
+            TYPE,
+            address(&storage.bucket, key),
+            Action::Delete,
+            Some(admin),
+            &state.bucket_region,
+            match current {
+                Some(_) => format!("an earlier version of list `{list}`, no longer used"),
+                None => format!("list `{list}` is no longer in the manifest"),
+            },
         );
-        let s3 = aws.s3(admin, &change.region);
-        let mut objects = Vec::new();
-        let mut pages = s3
-            .list_objects_v2()
-            .bucket(&bucket)
-            .prefix(&folder)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| AwsError::new(format!("listing s3://{bucket}/{folder}"), e))?;
-            for object in page.contents() {
-                if let (Some(key), Some(modified)) = (object.key(), object.last_modified()) {
-                    objects.push((*modified, key.to_string()));
-                }
-            }
+        if current.is_none() {
+            c.requires = Some("--allow-destroy".into());
         }
-        objects.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let current = change.inputs.get("key").cloned().unwrap_or_default();
-        let keep: Vec<String> = std::iter::once(current.clone())
-            .chain(
-                objects
-                    .iter()
-                    .map(|(_, k)| k.clone())
-                    .filter(|k| *k != current)
-                    .take(1),
-            )
-            .collect();
-        for (_, key) in objects.iter().filter(|(_, k)| !keep.contains(k)) {
-            s3.delete_object()
-                .bucket(&bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    AwsError::new(format!("removing old list file s3://{bucket}/{key}"), e)
-                })?;
-            removed += 1;
-        }
+        c.inputs.insert("bucket".into(), storage.bucket.clone());
+        c.inputs.insert("key".into(), key.clone());
+        c.inputs.insert("list".into(), list);
+        removals.push(c);
     }
-    Ok(removed)
+    changes.extend(removals);
+}
+
+/// Deletes a list file.
+pub async fn delete(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsError> {
+    let (bucket, key) = (
+        change.inputs.get("bucket").cloned().unwrap_or_default(),
+        change.inputs.get("key").cloned().unwrap_or_default(),
+    );
+    aws.s3(admin, &change.region)
+        .delete_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| AwsError::new(format!("deleting s3://{bucket}/{key}"), e))?;
+    Ok(())
 }

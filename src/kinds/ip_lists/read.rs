@@ -40,9 +40,13 @@ pub async fn read(context: &Context) -> Result<IpListsState, ReadError> {
     for (region, read) in context.discovery.regions.iter().zip(reads) {
         state.regions.insert(region.clone(), read?);
     }
-    if let Some(storage) = &section.storage {
+    state.storage_location = section
+        .storage
+        .clone()
+        .or_else(|| storage_of_owned_sets(&state));
+    if let Some(storage) = state.storage_location.clone() {
         state.bucket_region = storage.region.clone().unwrap_or_else(|| aws.home_region());
-        observe_list_storage(aws, &mut state, admin, storage).await?;
+        observe_list_storage(aws, &mut state, admin, &storage).await?;
     }
     Ok(state)
 }
@@ -238,6 +242,70 @@ pub async fn observe_storage(
     Ok((state, contents))
 }
 
+/// Where the files of guardform's sets are (`<prefix>/<list folder>/<file>`), for a manifest
+/// that no longer says: its list files must still be found and removed.
+fn storage_of_owned_sets(state: &IpListsState) -> Option<Storage> {
+    let owned = state
+        .regions
+        .values()
+        .flat_map(|r| r.ip_sets.iter().chain(&r.threat_intel_sets))
+        .filter(|set| {
+            set.tags
+                .get(crate::kinds::MANAGED_TAG_KEY)
+                .map(String::as_str)
+                == Some(crate::kinds::MANAGED_TAG_VALUE)
+                && set.tags.contains_key(super::sets::LIST_TAG_KEY)
+        });
+    owned
+        .filter_map(|set| parse_location(&set.location))
+        .find_map(|(bucket, key)| {
+            let folder = key.rsplit_once('/')?.0;
+            let prefix = folder.rsplit_once('/').map(|(p, _)| p).unwrap_or_default();
+            Some(Storage {
+                bucket,
+                prefix: prefix.to_string(),
+                region: None,
+            })
+        })
+}
+
+/// Every object under the storage prefix.
+async fn list_files(
+    aws: &Aws,
+    admin: &str,
+    region: &str,
+    storage: &Storage,
+) -> Result<Vec<String>, AwsError> {
+    let prefix = if storage.prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", storage.prefix)
+    };
+    let mut files = Vec::new();
+    let mut pages = aws
+        .s3(admin, region)
+        .list_objects_v2()
+        .bucket(&storage.bucket)
+        .prefix(&prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            AwsError::new(
+                format!("listing s3://{}/{prefix} as {admin}", storage.bucket),
+                e,
+            )
+        })?;
+        files.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Reads the list storage for the manifest's lists: the bucket, the objects the lists would be
 /// uploaded to, and the objects guardform-managed sets point at now.
 async fn observe_list_storage(
@@ -259,7 +327,11 @@ async fn observe_list_storage(
     keys.sort();
     keys.dedup();
     let region = observed.bucket_region.clone();
-    let (state, contents) = observe_storage(aws, admin, &region, &storage.bucket, &keys).await?;
+    let (mut state, contents) =
+        observe_storage(aws, admin, &region, &storage.bucket, &keys).await?;
+    if state.bucket_exists {
+        state.files = list_files(aws, admin, &region, storage).await?;
+    }
     observed.storage = Some(state);
     observed.contents = contents;
     observed.sources = observed

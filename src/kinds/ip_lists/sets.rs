@@ -251,6 +251,7 @@ pub fn plan_removals(
                             .insert("location".into(), string(set.location.clone()));
                         c.requires = Some("--allow-destroy".into());
                         c.inputs.insert("set_id".into(), set.id.clone());
+                        c.inputs.insert("list".into(), name.clone());
                         changes.push(c);
                     }
                     _ if !claimed && !wanted.iter().any(|l| l.name == set.name) => foreign += 1,
@@ -268,13 +269,66 @@ pub fn plan_removals(
     }
 }
 
-/// The address of the file a set's change needs uploaded first (its list's object change).
+/// The address of the file a set's change needs uploaded first (its list's object upload).
 pub fn object_dependency(change: &Change, plan: &crate::engine::plan::Plan) -> Option<String> {
     let list = change.inputs.get("list")?;
     plan.changes
         .iter()
-        .find(|c| c.kind == object::TYPE && c.inputs.get("list") == Some(list))
+        .find(|c| {
+            c.kind == object::TYPE
+                && c.action != Action::Delete
+                && c.inputs.get("list") == Some(list)
+        })
         .map(|c| c.address.clone())
+}
+
+/// The changes of a list's sets, which its old files' removal waits for.
+pub fn set_changes_of(list: &str, plan: &crate::engine::plan::Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter(|c| {
+            (c.kind == IPSET || c.kind == THREAT_INTEL_SET)
+                && c.inputs.get("list").map(String::as_str) == Some(list)
+        })
+        .map(|c| c.address.clone())
+        .collect()
+}
+
+/// Keys in the storage bucket that a set points at and will still point at after `changes`
+/// (sets no planned change touches): those files must stay.
+pub fn files_in_use(
+    state: &IpListsState,
+    storage: &Storage,
+    admin: &str,
+    changes: &[Change],
+) -> std::collections::BTreeSet<String> {
+    let mut in_use = std::collections::BTreeSet::new();
+    for (region, sets) in &state.regions {
+        for (kind, set) in sets
+            .ip_sets
+            .iter()
+            .map(|s| (IPSET, s))
+            .chain(sets.threat_intel_sets.iter().map(|s| (THREAT_INTEL_SET, s)))
+        {
+            let list = set
+                .tags
+                .get(LIST_TAG_KEY)
+                .filter(|_| {
+                    set.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
+                })
+                .unwrap_or(&set.name);
+            let moving = changes
+                .iter()
+                .any(|c| c.address == address(kind, admin, region, list));
+            if let Some((bucket, key)) = parse_location(&set.location)
+                && bucket == storage.bucket
+                && !moving
+            {
+                in_use.insert(key);
+            }
+        }
+    }
+    in_use
 }
 
 /// Creates, updates (re-activating, which makes GuardDuty reload the file) or deletes an
@@ -293,7 +347,15 @@ impl SetCalls<'_> {
         format!("{what} {}", self.address)
     }
 
+    /// Deletes the set; one already gone (another run deleted it) is not an error.
     async fn delete(&self, id: &str) -> Result<(), AwsError> {
+        match self.delete_set(id).await {
+            Err(error) if error.detail.contains("no such resource") => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn delete_set(&self, id: &str) -> Result<(), AwsError> {
         if self.trusted {
             self.client
                 .delete_ip_set()

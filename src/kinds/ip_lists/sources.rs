@@ -64,10 +64,40 @@ pub fn folder_name(name: &str) -> String {
         if c.is_ascii_alphanumeric() || c == '-' {
             folder.push(c);
         } else {
-            folder.push_str(&format!("_{:x}", u32::from(c)));
+            match u32::from(c) {
+                code @ 0..=0xff => folder.push_str(&format!("_{code:02x}")),
+                code => folder.push_str(&format!("_u{code:06x}")),
+            }
         }
     }
     folder
+}
+
+/// The list name a folder name stands for (the inverse of [`folder_name`]).
+pub fn name_of_folder(folder: &str) -> String {
+    let mut name = String::with_capacity(folder.len());
+    let mut rest = folder;
+    while let Some(c) = rest.chars().next() {
+        if c == '_' {
+            let (skip, width) = if rest[1..].starts_with('u') {
+                (2, 6)
+            } else {
+                (1, 2)
+            };
+            let decoded = rest
+                .get(skip..skip + width)
+                .and_then(|digits| u32::from_str_radix(digits, 16).ok())
+                .and_then(char::from_u32);
+            if let Some(decoded) = decoded {
+                name.push(decoded);
+                rest = &rest[skip + width..];
+                continue;
+            }
+        }
+        name.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    name
 }
 
 /// The location GuardDuty is given for an object.
@@ -378,7 +408,9 @@ mod tests {
 
     #[test]
     fn different_names_never_share_a_folder() {
-        let names = ["a b", "a-b", "a_b", "a_20b", "a", "ab", "a_5fb", "A b"];
+        let names = [
+            "a b", "a-b", "a_b", "a_20b", "a", "ab", "a_5fb", "A b", "a\u{20b}", "é x",
+        ];
         let folders: Vec<String> = names
             .iter()
             .map(|n| format!("{}/", folder_name(n)))
@@ -394,6 +426,9 @@ mod tests {
             }
         }
         assert_eq!(folder_name("office-egress"), "office-egress");
+        for name in names {
+            assert_eq!(name_of_folder(&folder_name(name)), name);
+        }
     }
 
     #[test]

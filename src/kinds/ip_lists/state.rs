@@ -1,6 +1,7 @@
 //! IP list state as read: the administrator's sets per Region, the list bucket and the list
 //! files, and each list's content as its source gives it now.
 
+use super::section::Storage;
 use super::sources::ListContent;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,10 +37,14 @@ pub struct StorageState {
     /// SHA-256 of the content of each object read (desired keys and live sets' locations),
     /// `None` where the object does not exist.
     pub objects: BTreeMap<String, Option<String>>,
+    /// Every object under the storage prefix: the list files guardform uploaded, whatever the
+    /// manifest says now (found by where they are, as roles are by their path).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// Everything the IP list kinds read.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct IpListsState {
     /// Every targeted Region (no sets where the administrator has no detector yet).
     pub regions: BTreeMap<String, RegionSets>,
@@ -53,6 +58,10 @@ pub struct IpListsState {
     /// world a saved plan was built from).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
+    /// Where list files are: the manifest's storage, or (when the manifest has none any more)
+    /// where guardform's sets point, so a removed section's files are still found.
+    #[serde(skip)]
+    pub storage_location: Option<Storage>,
     /// Text of the objects read, by key (not fingerprinted: their SHA-256 is).
     #[serde(skip)]
     pub contents: BTreeMap<String, String>,

@@ -140,13 +140,18 @@ pub async fn apply(
 
     let lambda = aws.lambda(admin, region);
     if change.action == Action::Delete {
-        lambda
-            .delete_function()
-            .function_name(&name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(context("deleting"), e))?;
-        return Ok(());
+        return match lambda.delete_function().function_name(&name).send().await {
+            Ok(_) => Ok(()),
+            // Already gone (another run removed it): the change is made.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(AwsError::new(context("deleting"), error)),
+        };
     }
     let mut environment = aws_sdk_lambda::types::Environment::builder();
     for (key, value) in &desired {

@@ -100,12 +100,18 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
     use aws_sdk_sqs::types::QueueAttributeName as Name;
     match change.action {
         Action::Delete => {
-            let url = sqs
-                .get_queue_url()
-                .queue_name(&queue)
-                .send()
-                .await
-                .map_err(|e| AwsError::new(context("finding"), e))?;
+            let url = match sqs.get_queue_url().queue_name(&queue).send().await {
+                Ok(url) => url,
+                // Already gone (another run removed it): the change is made.
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_queue_does_not_exist()) =>
+                {
+                    return Ok(());
+                }
+                Err(error) => return Err(AwsError::new(context("finding"), error)),
+            };
             sqs.delete_queue()
                 .queue_url(url.queue_url().unwrap_or_default())
                 .send()

@@ -125,11 +125,16 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
         {
             return Err(AwsError::new(context("removing the policy of"), error));
         }
-        iam.delete_role()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(context("deleting"), e))?;
+        match iam.delete_role().role_name(&name).send().await {
+            // Already gone (another run removed it): the change is made.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) => {}
+            other => {
+                other.map_err(|e| AwsError::new(context("deleting"), e))?;
+            }
+        }
         return Ok(());
     }
     let desired = desired_of(change);
@@ -143,17 +148,48 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
                 .ok()
         })
         .collect();
+    let mut created = false;
     if change.action == Action::Create {
-        iam.create_role()
+        match iam
+            .create_role()
             .role_name(&name)
             .path(ROLE_PATH)
             .assume_role_policy_document(text(&desired, "trust_policy"))
-            .description(format!("guardform: execution role of response {response}"))
-            .set_tags(Some(tags))
+            .description(format!("guardform: role of response {response}"))
+            .set_tags(Some(tags.clone()))
             .send()
             .await
-            .map_err(|e| AwsError::new(context("creating"), e))?;
-    } else {
+        {
+            Ok(_) => created = true,
+            // Another run created it a moment ago: take it only if it is guardform's own.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_entity_already_exists_exception()) =>
+            {
+                let existing = iam
+                    .get_role()
+                    .role_name(&name)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new(context("reading"), e))?;
+                let existing_tags: BTreeMap<String, String> = existing
+                    .role()
+                    .map(|r| {
+                        r.tags()
+                            .iter()
+                            .map(|t| (t.key().to_string(), t.value().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if owner(&existing_tags) != Some(response.as_str()) {
+                    return Err(AwsError::new(context("creating"), error));
+                }
+            }
+            Err(error) => return Err(AwsError::new(context("creating"), error)),
+        }
+    }
+    if !created {
         if change.after.contains_key("trust_policy") {
             iam.update_assume_role_policy()
                 .role_name(&name)
@@ -170,6 +206,7 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
             .map_err(|e| AwsError::new(context("tagging"), e))?;
     }
     if change.action == Action::Create || change.after.contains_key("policy") {
+        // Always written on create (also when another run created the role).
         iam.put_role_policy()
             .role_name(&name)
             .policy_name("guardform")

@@ -103,13 +103,18 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
 
     let events = aws.eventbridge(admin, region);
     if change.action == Action::Delete {
-        events
-            .delete_rule()
-            .name(&name)
-            .send()
-            .await
-            .map_err(|e| AwsError::new(context("deleting"), e))?;
-        return Ok(());
+        return match events.delete_rule().name(&name).send().await {
+            Ok(_) => Ok(()),
+            // Already gone (another run removed it): the change is made.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(AwsError::new(context("deleting"), error)),
+        };
     }
     let tags: Vec<aws_sdk_eventbridge::types::Tag> = ownership_tags(&response)
         .into_iter()

@@ -171,14 +171,24 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
 
     let events = aws.eventbridge(admin, region);
     if change.action == Action::Delete {
-        events
+        return match events
             .remove_targets()
             .rule(&name)
             .ids(TARGET_ID)
             .send()
             .await
-            .map_err(|e| AwsError::new(context("removing"), e))?;
-        return Ok(());
+        {
+            Ok(_) => Ok(()),
+            // The rule is already gone, and its targets with it.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(AwsError::new(context("removing"), error)),
+        };
     }
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id(TARGET_ID)
