@@ -77,7 +77,7 @@ fn fresh_org_plans_applies_converges_and_follows_manifest_edits() {
     });
     assert!(
         plan.stdout
-            .contains("Plan: 20 to add, 0 to change, 0 to destroy.")
+            .contains("Plan: 19 to add, 0 to change, 0 to destroy.")
     );
     emulator
         .guardform(dir, &["plan", "--detailed-exitcode"])
@@ -89,7 +89,7 @@ fn fresh_org_plans_applies_converges_and_follows_manifest_edits() {
     assert!(
         apply
             .stdout
-            .contains("Apply complete! Resources: 20 added, 0 changed, 0 destroyed."),
+            .contains("Apply complete! Resources: 19 added, 0 changed, 0 destroyed."),
         "{}",
         apply.stdout
     );
@@ -314,7 +314,7 @@ fn an_account_guardduty_rejects_fails_alone_and_the_rest_applies() {
     assert!(
         apply
             .stdout
-            .contains("Apply finished with errors: 16 applied, 2 failed, 0 skipped."),
+            .contains("Apply finished with errors: 15 applied, 2 failed, 0 skipped."),
         "{}",
         apply.stdout
     );

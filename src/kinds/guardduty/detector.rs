@@ -1,7 +1,5 @@
 //! `guardduty.detector[ACCOUNT/REGION]`: the administrator's detector (its features, finding
-//! frequency and tags), and the management account's own detector, which GuardDuty needs
-//! before it adds that account as a member. An existing detector is adopted, never created
-//! again.
+//! frequency and tags). An existing detector is adopted, never created again.
 
 use super::features::{
     attribute, compare, detector_features, feature_attributes, features_of,
@@ -94,28 +92,6 @@ pub fn plan_admin(
     c.before = before;
     c.after = after;
     c.inputs.insert("detector_id".into(), detector.id.clone());
-    Some(c)
-}
-
-/// The management account's own detector, when it is targeted and has none yet.
-pub fn plan_management(discovery: &Discovery, region: &str, state: &RegionState) -> Option<Change> {
-    let management = discovery.organization.management_account.as_str();
-    if state.management_has_detector != Some(false) {
-        return None;
-    }
-    let mut c = change(
-        TYPE,
-        address(management, region),
-        Action::Create,
-        Some(management),
-        region,
-        format!(
-            "GuardDuty adds the management account {management} as a member only once it has a detector of its own"
-        ),
-    );
-    c.after.insert("status".into(), string("ENABLED"));
-    c.after
-        .insert(format!("tags.{MANAGED_TAG_KEY}"), string(MANAGED_TAG_VALUE));
     Some(c)
 }
 

@@ -9,6 +9,7 @@ pub mod org_config;
 pub mod organization_admin;
 pub mod read;
 pub mod section;
+pub mod service_role;
 pub mod state;
 
 use super::Context;
@@ -25,6 +26,7 @@ pub struct GuardDuty;
 /// Every targeted Region's changes (pure).
 pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) -> Planned {
     let mut planned = Planned::default();
+    planned.changes.extend(service_role::plan(discovery, state));
     let empty = RegionState::default();
     for region in &discovery.regions {
         let state = state.regions.get(region).unwrap_or(&empty);
@@ -33,7 +35,6 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
                 organization_admin::plan(discovery, region, state),
                 detector::plan_admin(section::of(manifest), discovery, region, state),
                 org_config::plan(manifest, discovery, region, state),
-                detector::plan_management(discovery, region, state),
             ]
             .into_iter()
             .flatten(),
@@ -60,6 +61,7 @@ impl Kind<Context> for GuardDuty {
             organization_admin::TYPE,
             detector::TYPE,
             org_config::TYPE,
+            service_role::TYPE,
             member::TYPE,
         ]
     }
@@ -83,6 +85,9 @@ impl Kind<Context> for GuardDuty {
         let admin = plan.targets.delegated_admin.as_str();
         let account = change.account.as_deref().unwrap_or_default();
         let mut on = Vec::new();
+        if change.kind == service_role::TYPE {
+            return Vec::new();
+        }
         if change.kind != organization_admin::TYPE {
             on.push(organization_admin::address(region));
         }
@@ -93,7 +98,7 @@ impl Kind<Context> for GuardDuty {
         }
         if change.kind == member::TYPE {
             on.push(org_config::address(region));
-            on.push(detector::address(account, region));
+            on.push(service_role::address(account));
         }
         on
     }
@@ -122,6 +127,7 @@ impl Kind<Context> for GuardDuty {
                         organization_admin::apply(aws, discovery, change).await
                     }
                     detector::TYPE => detector::apply(aws, change).await,
+                    service_role::TYPE => service_role::apply(aws, change).await,
                     _ => org_config::apply(aws, discovery, change).await,
                 }
             })
@@ -263,10 +269,10 @@ mod tests {
                 },
             )]
             .into(),
-            management_has_detector: None,
         };
         GuardDutyState {
             regions: [("eu-west-1".to_string(), state)].into(),
+            management_service_role: None,
         }
     }
 

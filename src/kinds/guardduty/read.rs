@@ -70,26 +70,6 @@ pub async fn member_features(
     Ok(found)
 }
 
-/// GuardDuty adds the management account as a member only once it runs GuardDuty itself: when
-/// it is targeted and not yet a member, read whether it has a detector.
-async fn read_management_detector(
-    aws: &Aws,
-    discovery: &Discovery,
-    region: &str,
-    state: &mut RegionState,
-) -> Result<(), AwsError> {
-    let management = &discovery.organization.management_account;
-    let member = state
-        .members
-        .get(management)
-        .is_some_and(|m| m.relationship_status == "Enabled");
-    if !discovery.members.contains(management) || member {
-        return Ok(());
-    }
-    state.management_has_detector = Some(aws.detector_id(management, region).await?.is_some());
-    Ok(())
-}
-
 /// Delegated administrators of the organization in `region`, with their status.
 async fn read_admins(
     aws: &Aws,
@@ -268,7 +248,6 @@ async fn observe_region(
         ..RegionState::default()
     };
     let Some(detector_id) = aws.detector_id(admin, region).await? else {
-        read_management_detector(aws, discovery, region, &mut state).await?;
         return Ok(state);
     };
     let client = aws.guardduty(admin, region);
@@ -292,7 +271,6 @@ async fn observe_region(
             }
         }
     }
-    read_management_detector(aws, discovery, region, &mut state).await?;
     Ok(state)
 }
 
@@ -313,6 +291,10 @@ pub async fn read(
     let mut state = GuardDutyState::default();
     for (region, read) in discovery.regions.iter().zip(reads) {
         state.regions.insert(region.clone(), read?);
+    }
+    if super::service_role::needed(discovery, &state) {
+        let management = &discovery.organization.management_account;
+        state.management_service_role = Some(super::service_role::read(aws, management).await?);
     }
     Ok(state)
 }

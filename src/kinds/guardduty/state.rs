@@ -50,14 +50,14 @@ pub struct RegionState {
     pub detector: Option<DetectorState>,
     pub org_config: Option<OrgConfigState>,
     pub members: BTreeMap<String, MemberState>,
-    /// Whether the management account has a detector of its own; read only when it is targeted
-    /// but not yet a member (GuardDuty refuses to add it as a member before).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub management_has_detector: Option<bool>,
 }
 
 /// Every targeted Region.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GuardDutyState {
     pub regions: BTreeMap<String, RegionState>,
+    /// Whether the management account has GuardDuty's service-linked role; read only when it
+    /// is targeted and not yet a member somewhere (GuardDuty refuses to add it before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_service_role: Option<bool>,
 }
