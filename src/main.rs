@@ -83,7 +83,12 @@ enum Command {
         /// Allow replacing a different delegated administrator.
         #[arg(long)]
         allow_admin_change: bool,
-        /// Regions worked on at once.
+        /// Print events as JSON Lines on stdout (each change started, applied, failed with
+        /// AWS's reason or skipped with why, then a summary) instead of the plan and report;
+        /// needs --auto-approve or a plan file.
+        #[arg(long)]
+        json: bool,
+        /// Changes (or batches of 50 members) worked on at once.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
@@ -195,6 +200,36 @@ impl Reporter for Progress {
     }
 }
 
+/// `apply --json`: one JSON object per line on stdout for each change as it starts and ends.
+struct JsonLines;
+
+impl Reporter for JsonLines {
+    fn begin(&self, _total: usize) {}
+
+    fn started(&self, address: &str, action: guardform::engine::plan::Action) {
+        commands::event(
+            serde_json::json!({"type": "started", "address": address, "action": action}),
+        );
+    }
+
+    fn finished(&self, result: &ChangeResult) {
+        let (kind, detail) = match &result.outcome {
+            Outcome::Applied => ("applied", None),
+            Outcome::NoOp => ("unchanged", None),
+            Outcome::Failed { error } => ("failed", Some(("error", error))),
+            Outcome::Skipped { reason } => ("skipped", Some(("reason", reason))),
+        };
+        let mut value =
+            serde_json::json!({"type": kind, "address": result.address, "action": result.action});
+        if let Some((key, text)) = detail {
+            value[key] = serde_json::Value::String(text.clone());
+        }
+        commands::event(value);
+    }
+
+    fn end(&self) {}
+}
+
 fn progress(quiet: bool, verbose: bool) -> Arc<Progress> {
     let progress = |bar: Option<ProgressBar>, plain: bool| {
         Arc::new(Progress {
@@ -286,6 +321,7 @@ fn main() -> ExitCode {
             auto_approve,
             allow_destroy,
             allow_admin_change,
+            json,
             ..
         } => runtime().and_then(|rt| {
             let options = ApplyCommandOptions {
@@ -293,12 +329,14 @@ fn main() -> ExitCode {
                 auto_approve,
                 allow_destroy,
                 allow_admin_change,
+                json,
             };
-            rt.block_on(commands::apply(
-                &global,
-                &options,
-                progress(global.quiet, verbose),
-            ))
+            let reporter: Arc<dyn Reporter> = if json {
+                Arc::new(JsonLines)
+            } else {
+                progress(global.quiet, verbose)
+            };
+            rt.block_on(commands::apply(&global, &options, reporter))
         }),
         Command::Sync {
             what:

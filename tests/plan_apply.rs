@@ -570,3 +570,52 @@ fn a_retry_mode_the_sdk_lacks_is_said_not_silently_changed() {
         plan.stderr
     );
 }
+
+#[test]
+fn apply_json_streams_one_event_per_line_for_machines() {
+    let (emulator, dir) = setup("3");
+    let refused = emulator.guardform(dir.path(), &["apply", "--json"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains("apply --json asks no questions"),
+        "{}",
+        refused.stderr
+    );
+
+    // CreateMembers refused in one Region: those members fail with AWS's reason, the rest applies.
+    let rules = "  - { service: guardduty, operation: CreateMembers, region: us-east-1, error: { code: BadRequestException, message: \"The request is rejected because the input detectorId is not owned by the current account.\", status: 400 } }\n";
+    let proxy = common::Microburst::start(&emulator.endpoint, rules);
+    let env = [("AWS_ENDPOINT_URL", proxy.endpoint.as_str())];
+    let run = common::run_guardform(dir.path(), &["apply", "--json", "--auto-approve"], &env);
+    run.expect_code(1);
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert_eq!(events[0]["type"], "plan");
+    let changes = events[0]["changes"].as_u64().unwrap() as usize;
+    let of = |kind: &str| events.iter().filter(|e| e["type"] == kind).count();
+    assert_eq!(of("started"), changes, "every change is announced once");
+    assert_eq!(of("applied") + of("failed") + of("skipped"), changes);
+    let failed: Vec<&serde_json::Value> = events.iter().filter(|e| e["type"] == "failed").collect();
+    assert!(!failed.is_empty());
+    for event in &failed {
+        let address = event["address"].as_str().unwrap();
+        assert!(
+            address.starts_with("guardduty.member[") && address.ends_with("/us-east-1]"),
+            "{event}"
+        );
+        assert!(
+            event["error"]
+                .as_str()
+                .unwrap()
+                .contains("BadRequestException: The request is rejected"),
+            "{event}"
+        );
+    }
+    let summary = events.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["succeeded"], false);
+    assert_eq!(summary["failed"].as_u64().unwrap() as usize, failed.len());
+}

@@ -356,6 +356,13 @@ pub struct ApplyCommandOptions {
     pub auto_approve: bool,
     pub allow_destroy: bool,
     pub allow_admin_change: bool,
+    /// Events as JSON Lines on stdout instead of the human output.
+    pub json: bool,
+}
+
+/// One JSON Lines event of `apply --json` on stdout.
+pub fn event(value: serde_json::Value) {
+    out(&(value.to_string() + "\n"));
 }
 
 fn confirm(global: &GlobalOptions) -> Result<bool, CommandError> {
@@ -377,7 +384,12 @@ fn confirm(global: &GlobalOptions) -> Result<bool, CommandError> {
     Ok(answer.trim() == "yes")
 }
 
-fn report(global: &GlobalOptions, plan: &Plan, report: &ApplyReport) -> ExitStatus {
+fn report(
+    global: &GlobalOptions,
+    options: &ApplyCommandOptions,
+    plan: &Plan,
+    report: &ApplyReport,
+) -> ExitStatus {
     let mut text = String::new();
     let (mut added, mut changed, mut destroyed) = (0, 0, 0);
     for (change, result) in plan.changes.iter().zip(&report.results) {
@@ -406,6 +418,21 @@ fn report(global: &GlobalOptions, plan: &Plan, report: &ApplyReport) -> ExitStat
         }
     }
     let (applied, failed, skipped) = report.counts();
+    if options.json {
+        event(serde_json::json!({
+            "type": "summary",
+            "succeeded": report.succeeded(),
+            "applied": applied,
+            "failed": failed,
+            "skipped": skipped,
+            "resources": {"added": added, "changed": changed, "destroyed": destroyed},
+        }));
+        return if report.succeeded() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        };
+    }
     if report.succeeded() {
         out(&format!(
             "\nApply complete! Resources: {added} added, {changed} changed, {destroyed} destroyed.\n"
@@ -464,22 +491,34 @@ pub async fn apply(
                     file.display()
                 ),
             );
-            out(&format!("{}\n", render::summary_line(&saved)));
+            if !options.json {
+                out(&format!("{}\n", render::summary_line(&saved)));
+            }
             (saved, world)
         }
         None => {
             let loaded = load_manifest(global)?;
             let world = read_world(global, &loaded).await?;
             let plan = make_plan(&loaded, &world)?;
-            out(&render::human(
-                &plan,
-                Style {
-                    color: global.color,
-                },
-            ));
+            if !options.json {
+                out(&render::human(
+                    &plan,
+                    Style {
+                        color: global.color,
+                    },
+                ));
+            }
             (plan, world)
         }
     };
+    if options.json {
+        event(serde_json::json!({
+            "type": "plan",
+            "format_version": plan::FORMAT_VERSION,
+            "changes": plan.changes.len(),
+            "summary": plan.summary,
+        }));
+    }
     execute(global, options, &plan, &world, reporter).await
 }
 
@@ -492,6 +531,11 @@ async fn execute(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ExitStatus, CommandError> {
     if plan.is_empty() {
+        if options.json {
+            event(
+                serde_json::json!({"type": "summary", "succeeded": true, "applied": 0, "failed": 0, "skipped": 0, "resources": {"added": 0, "changed": 0, "destroyed": 0}}),
+            );
+        }
         print_stats(global, &world.context.aws);
         return Ok(ExitStatus::Success);
     }
@@ -514,6 +558,12 @@ async fn execute(
             list.join("\n")
         )));
     }
+    if options.json && options.plan_file.is_none() && !options.auto_approve {
+        return Err(CommandError::Refused(
+            "apply --json asks no questions: pass --auto-approve, or apply a saved plan file"
+                .to_string(),
+        ));
+    }
     if options.plan_file.is_none() && !options.auto_approve && !confirm(global)? {
         out("\nApply cancelled.\n");
         return Ok(ExitStatus::Failure);
@@ -528,7 +578,7 @@ async fn execute(
             reporter,
         )
         .await;
-    let status = report(global, plan, &result);
+    let status = report(global, options, plan, &result);
     print_stats(global, &world.context.aws);
     Ok(status)
 }
@@ -628,6 +678,7 @@ pub async fn sync_ip_lists(
         auto_approve: options.auto_approve,
         allow_destroy: options.allow_destroy,
         allow_admin_change: false,
+        json: false,
     };
     let status = execute(global, &apply_options, &plan, &world, reporter).await?;
     // For scheduled jobs: 0 nothing to do, 2 changes made, 1 an error.
