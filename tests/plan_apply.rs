@@ -619,3 +619,24 @@ fn apply_json_streams_one_event_per_line_for_machines() {
     assert_eq!(summary["succeeded"], false);
     assert_eq!(summary["failed"].as_u64().unwrap() as usize, failed.len());
 }
+
+#[test]
+fn a_region_dropped_from_the_manifest_is_not_silently_abandoned() {
+    let (emulator, dir) = setup("2");
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    write_manifest(
+        dir.path(),
+        &MANIFEST.replace("[eu-west-1, us-east-1]", "[eu-west-1]"),
+    );
+    let plan = emulator.guardform(dir.path(), &["plan", "--detailed-exitcode"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("Note: us-east-1: the manifest no longer targets this Region, but the administrator 222222222222 has guardform's detector")
+            && plan.stdout.contains("hint: target us-east-1 again to manage it"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("Note: eu-west-2"), "{}", plan.stdout);
+}

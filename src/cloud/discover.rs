@@ -39,6 +39,10 @@ pub struct Discovery {
     /// Accounts to be GuardDuty members (never the administrator itself).
     pub members: BTreeSet<String>,
     pub regions: Vec<String>,
+    /// Regions enabled in the administrator account that the manifest does not target (where
+    /// guardform may have left what it made).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untargeted: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -56,7 +60,7 @@ pub async fn discover(aws: &Aws, manifest: &Manifest) -> Result<Discovery, Disco
     let organization = read_organization(aws, manifest).await?;
     let (members, mut notes) =
         select_members(manifest, &organization).map_err(DiscoverError::Targets)?;
-    let (regions, region_notes) = select_regions(aws, manifest).await?;
+    let (regions, region_notes, untargeted) = select_regions(aws, manifest).await?;
     notes.extend(region_notes);
     if regions.is_empty() {
         return Err(DiscoverError::Targets(
@@ -68,6 +72,7 @@ pub async fn discover(aws: &Aws, manifest: &Manifest) -> Result<Discovery, Disco
         organization,
         members,
         regions,
+        untargeted,
         notes,
     })
 }
@@ -308,7 +313,7 @@ pub fn select_members(
 async fn select_regions(
     aws: &Aws,
     manifest: &Manifest,
-) -> Result<(Vec<String>, Vec<String>), AwsError> {
+) -> Result<(Vec<String>, Vec<String>, Vec<String>), AwsError> {
     let admin = &manifest.organization.delegated_admin;
     let mut statuses: BTreeMap<String, String> = BTreeMap::new();
     let mut pages = aws
@@ -367,7 +372,12 @@ async fn select_regions(
         .collect();
     regions.sort();
     regions.dedup();
-    Ok((regions, notes))
+    let untargeted = statuses
+        .iter()
+        .filter(|(name, status)| enabled(status) && !regions.contains(name))
+        .map(|(name, _)| name.clone())
+        .collect();
+    Ok((regions, notes, untargeted))
 }
 
 #[cfg(test)]

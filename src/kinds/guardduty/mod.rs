@@ -27,6 +27,21 @@ pub struct GuardDuty;
 pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) -> Planned {
     let mut planned = Planned::default();
     planned.changes.extend(service_role::plan(discovery, state));
+    let admin = &discovery.delegated_admin;
+    for (region, detector) in &state.untargeted_detectors {
+        planned.notes.push(format!(
+            "{region}: the manifest no longer targets this Region, but the administrator {admin} has guardform's detector {detector} there, with whatever guardform made beside it (members, IP lists); guardform leaves it all as it is.\n  hint: target {region} again to manage it, or turn GuardDuty off there deliberately"
+        ));
+    }
+    for (region, regional) in &state.regions {
+        for (other, status) in &regional.admin_accounts {
+            if other != admin && status == "ENABLED" {
+                planned.notes.push(format!(
+                    "{region}: the delegated administrator changes from {other} to {admin}; what guardform made in {other} (its detector settings, IP lists, response wiring) stays there and is no longer managed"
+                ));
+            }
+        }
+    }
     let empty = RegionState::default();
     for region in &discovery.regions {
         let state = state.regions.get(region).unwrap_or(&empty);
@@ -197,6 +212,7 @@ mod tests {
             delegated_admin: "222222222222".into(),
             members: members.iter().map(|s| s.to_string()).collect(),
             regions: vec!["eu-west-1".into()],
+            untargeted: vec![],
             notes: vec![],
         }
     }
@@ -273,6 +289,7 @@ mod tests {
         GuardDutyState {
             regions: [("eu-west-1".to_string(), state)].into(),
             management_service_role: None,
+            untargeted_detectors: Default::default(),
         }
     }
 

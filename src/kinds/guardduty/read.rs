@@ -274,6 +274,30 @@ async fn observe_region(
     Ok(state)
 }
 
+/// The administrator's guardform-managed detectors in Regions the manifest does not target.
+async fn read_untargeted(
+    aws: &Aws,
+    discovery: &Discovery,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let admin = &discovery.delegated_admin;
+    let reads =
+        futures_util::future::join_all(discovery.untargeted.iter().map(|region| async move {
+            let Some(id) = aws.detector_id(admin, region).await? else {
+                return Ok(None);
+            };
+            let client = aws.guardduty(admin, region);
+            let detector = read_detector(&client, &id, &format!("{admin}/{region}")).await?;
+            let managed = detector
+                .tags
+                .get(crate::kinds::MANAGED_TAG_KEY)
+                .map(String::as_str)
+                == Some(crate::kinds::MANAGED_TAG_VALUE);
+            Ok::<_, AwsError>(managed.then(|| (region.clone(), id)))
+        }))
+        .await;
+    reads.into_iter().filter_map(Result::transpose).collect()
+}
+
 /// Reads every targeted Region, at most `parallelism` at a time.
 pub async fn read(
     aws: &Aws,
@@ -292,6 +316,7 @@ pub async fn read(
     for (region, read) in discovery.regions.iter().zip(reads) {
         state.regions.insert(region.clone(), read?);
     }
+    state.untargeted_detectors = read_untargeted(aws, discovery).await?;
     if super::service_role::needed(discovery, &state) {
         let management = &discovery.organization.management_account;
         state.management_service_role = Some(super::service_role::read(aws, management).await?);

@@ -60,4 +60,8 @@ pub struct GuardDutyState {
     /// is targeted and not yet a member somewhere (GuardDuty refuses to add it before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_service_role: Option<bool>,
+    /// Regions the manifest does not target where the administrator has a detector guardform
+    /// manages (by its tag): what guardform made there is not silently abandoned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub untargeted_detectors: BTreeMap<String, String>,
 }
