@@ -66,8 +66,8 @@ enum Command {
         /// Exit 0 with no changes, 2 with changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Regions read at once.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        /// Regions read (and changes applied) at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
     /// Plan and apply, or apply a saved plan FILE exactly.
@@ -89,7 +89,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Changes (or batches of 50 members) worked on at once.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
     /// Render a saved plan.
@@ -141,8 +141,8 @@ enum SyncWhat {
         /// Exit 0 when the lists were already in line, 2 when changes were made, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Regions worked on at once.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        /// Changes (or batches of 50 members) worked on at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
 }

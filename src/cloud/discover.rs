@@ -146,32 +146,59 @@ async fn read_organization(aws: &Aws, manifest: &Manifest) -> Result<Organizatio
         }
     }
     if uses(manifest, |s| !s.tags.is_empty()) {
-        for account in &mut accounts {
-            if account.status != "ACTIVE" {
-                continue;
-            }
-            let mut pages = client
-                .list_tags_for_resource()
-                .resource_id(&account.id)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| {
-                    AwsError::new(format!("reading the tags of account {}", account.id), e)
-                })?;
-                for tag in page.tags() {
-                    account
-                        .tags
-                        .insert(tag.key().to_string(), tag.value().to_string());
-                }
-            }
-        }
+        read_tags(&client, &mut accounts).await?;
     }
     Ok(Organization {
         id: org.id().unwrap_or_default().to_string(),
         management_account: management,
         accounts,
     })
+}
+
+/// Organizations answers one account's tags per call: read them a few at a time (a global
+/// service with low rate limits, so the cap stays small whatever `--parallelism` says).
+const TAG_READS_AT_ONCE: usize = 8;
+
+/// The tags of every active account.
+async fn read_tags(
+    client: &aws_sdk_organizations::Client,
+    accounts: &mut [OrgAccount],
+) -> Result<(), AwsError> {
+    use futures_util::StreamExt;
+    let reads: Vec<_> = accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.status == "ACTIVE")
+        .map(|(index, account)| {
+            let id = account.id.clone();
+            async move {
+                let mut tags = BTreeMap::new();
+                let mut pages = client
+                    .list_tags_for_resource()
+                    .resource_id(&id)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| {
+                        AwsError::new(format!("reading the tags of account {id}"), e)
+                    })?;
+                    for tag in page.tags() {
+                        tags.insert(tag.key().to_string(), tag.value().to_string());
+                    }
+                }
+                Ok::<_, AwsError>((index, tags))
+            }
+        })
+        .collect();
+    let reads = futures_util::stream::iter(reads)
+        .buffer_unordered(TAG_READS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+    for read in reads {
+        let (index, tags) = read?;
+        accounts[index].tags = tags;
+    }
+    Ok(())
 }
 
 /// For every account: the OU ids and names from the root down to its parent.

@@ -13,7 +13,6 @@ use futures_util::future::join_all;
 use outcome::{ApplyReport, Outcome, Reporter};
 use plan::{Change, Plan};
 use serde::Serialize;
-use serde_json::Value;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -28,15 +27,16 @@ pub type ReadError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a kind read: kept for planning and applying, fingerprinted for saved plans.
 pub trait State: Any + Send + Sync {
-    /// The state as JSON: what a saved plan's fingerprint covers.
-    fn fingerprint(&self) -> Value;
+    /// Writes the state as JSON to `out` (a hasher): what a saved plan's fingerprint covers,
+    /// streamed so a large organization's state is never held twice.
+    fn fingerprint(&self, out: &mut dyn std::io::Write);
     /// For the kind that made it to get its own type back.
     fn as_any(&self) -> &dyn Any;
 }
 
 impl<T: Serialize + Any + Send + Sync> State for T {
-    fn fingerprint(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+    fn fingerprint(&self, out: &mut dyn std::io::Write) {
+        let _ = serde_json::to_writer(out, self);
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -116,16 +116,12 @@ pub struct Registry<C> {
 pub struct States(Vec<Box<dyn State>>);
 
 impl States {
-    /// The fingerprint material: each kind's state by kind name.
-    pub fn fingerprint<C>(&self, registry: &Registry<C>) -> Value {
-        Value::Object(
-            registry
-                .kinds
-                .iter()
-                .zip(&self.0)
-                .map(|(kind, state)| (kind.name().to_string(), state.fingerprint()))
-                .collect(),
-        )
+    /// Writes the fingerprint material to `out`: each kind's name and state.
+    pub fn fingerprint<C>(&self, registry: &Registry<C>, out: &mut dyn std::io::Write) {
+        for (kind, state) in registry.kinds.iter().zip(&self.0) {
+            let _ = out.write_all(kind.name().as_bytes());
+            state.fingerprint(out);
+        }
     }
 
     /// The state of the kind named `name`.

@@ -13,7 +13,7 @@ use crate::cloud::aws::Aws;
 use crate::cloud::discover::Discovery;
 use crate::engine::plan::{Action, Attributes, Change, ManifestRef, Plan, Targets};
 use crate::engine::{Registry, States};
-use crate::manifest::{Manifest, Section, sha256_hex};
+use crate::manifest::{Manifest, Section};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -67,11 +67,29 @@ pub fn registry() -> Registry<Context> {
     ])
 }
 
-/// The fingerprint a saved plan keeps: the SHA-256 of what discovery and every kind saw.
+/// A SHA-256 that JSON is written into.
+struct Hasher(sha2::Sha256);
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The fingerprint a saved plan keeps: the SHA-256 of what discovery and every kind saw,
+/// hashed as it is written (never held as one text).
 pub fn fingerprint(registry: &Registry<Context>, discovery: &Discovery, states: &States) -> String {
-    let text =
-        serde_json::to_string(&(discovery, states.fingerprint(registry))).unwrap_or_default();
-    format!("sha256:{}", sha256_hex(text.as_bytes()))
+    let mut hasher = Hasher(<sha2::Sha256 as sha2::Digest>::new());
+    let _ = serde_json::to_writer(&mut hasher, discovery);
+    states.fingerprint(registry, &mut hasher);
+    let digest = sha2::Digest::finalize(hasher.0);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// Compares what the manifest wants with what every kind read, into a plan. Conflicts that no

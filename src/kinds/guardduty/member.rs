@@ -135,7 +135,7 @@ fn plan_member(
     let mut observed = member
         .features
         .as_ref()
-        .map(observed_feature_attributes)
+        .map(|features| observed_feature_attributes(features))
         .unwrap_or_default();
     observed.insert(
         "relationship_status".into(),

@@ -280,7 +280,7 @@ mod tests {
                 MemberState {
                     relationship_status: "Enabled".into(),
                     administrator_id: "222222222222".into(),
-                    features: Some(detector_features),
+                    features: Some(std::sync::Arc::new(detector_features)),
                     unreadable: None,
                 },
             )]
@@ -336,10 +336,7 @@ mod tests {
             .unwrap()
             .finding_publishing_frequency = "SIX_HOURS".into();
         let member = state.members.get_mut("400000000001").unwrap();
-        member
-            .features
-            .as_mut()
-            .unwrap()
+        std::sync::Arc::make_mut(member.features.as_mut().unwrap())
             .get_mut("RUNTIME_MONITORING")
             .unwrap()
             .additional

@@ -7,6 +7,7 @@ use super::state::{
 use crate::cloud::aws::{Aws, AwsError};
 use crate::cloud::discover::Discovery;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 fn feature_map<'a>(
@@ -28,44 +29,68 @@ fn feature_map<'a>(
         .collect()
 }
 
-/// Reads the member detectors' features of a detector, in batches of 50.
+/// Member reads of one Region at once (GuardDuty's limits are per account and Region).
+const MEMBER_READS_AT_ONCE: usize = 4;
+
+/// Reads the member detectors' features of a detector, in batches of 50, a few at a time.
 pub async fn member_features(
     client: &aws_sdk_guardduty::Client,
     detector_id: &str,
     accounts: &[String],
     context: &str,
 ) -> Result<BTreeMap<String, Result<BTreeMap<String, FeatureState>, String>>, AwsError> {
+    use futures_util::StreamExt;
+    let batches: Vec<_> = accounts
+        .chunks(50)
+        .map(|batch| member_features_batch(client, detector_id, batch, context))
+        .collect();
+    let reads = futures_util::stream::iter(batches)
+        .buffer_unordered(MEMBER_READS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
     let mut found = BTreeMap::new();
-    for batch in accounts.chunks(50) {
-        let output = client
-            .get_member_detectors()
-            .detector_id(detector_id)
-            .set_account_ids(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("reading member detectors in {context}"), e))?;
-        for member in output.member_data_source_configurations() {
-            let features = feature_map(member.features().iter().filter_map(|f| {
-                Some((
-                    f.name()?.as_str(),
-                    f.status()?.as_str(),
-                    f.additional_configuration()
-                        .iter()
-                        .filter_map(|a| Some((a.name()?.as_str(), a.status()?.as_str())))
-                        .collect(),
-                ))
-            }));
-            found.insert(
-                member.account_id().unwrap_or_default().to_string(),
-                Ok(features),
-            );
-        }
-        for unprocessed in output.unprocessed_accounts() {
-            found.insert(
-                unprocessed.account_id().unwrap_or_default().to_string(),
-                Err(unprocessed.result().unwrap_or_default().to_string()),
-            );
-        }
+    for read in reads {
+        found.extend(read?);
+    }
+    Ok(found)
+}
+
+/// One GetMemberDetectors call.
+async fn member_features_batch(
+    client: &aws_sdk_guardduty::Client,
+    detector_id: &str,
+    batch: &[String],
+    context: &str,
+) -> Result<BTreeMap<String, Result<BTreeMap<String, FeatureState>, String>>, AwsError> {
+    let mut found = BTreeMap::new();
+    let output = client
+        .get_member_detectors()
+        .detector_id(detector_id)
+        .set_account_ids(Some(batch.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::new(format!("reading member detectors in {context}"), e))?;
+    for member in output.member_data_source_configurations() {
+        let features = feature_map(member.features().iter().filter_map(|f| {
+            Some((
+                f.name()?.as_str(),
+                f.status()?.as_str(),
+                f.additional_configuration()
+                    .iter()
+                    .filter_map(|a| Some((a.name()?.as_str(), a.status()?.as_str())))
+                    .collect(),
+            ))
+        }));
+        found.insert(
+            member.account_id().unwrap_or_default().to_string(),
+            Ok(features),
+        );
+    }
+    for unprocessed in output.unprocessed_accounts() {
+        found.insert(
+            unprocessed.account_id().unwrap_or_default().to_string(),
+            Err(unprocessed.result().unwrap_or_default().to_string()),
+        );
     }
     Ok(found)
 }
@@ -263,10 +288,17 @@ async fn observe_region(
         .filter(|id| discovery.members.contains(*id))
         .cloned()
         .collect();
+    let mut shared: BTreeMap<BTreeMap<String, FeatureState>, Arc<BTreeMap<String, FeatureState>>> =
+        BTreeMap::new();
     for (account, features) in member_features(&client, &detector_id, &targeted, &context).await? {
         if let Some(member) = state.members.get_mut(&account) {
             match features {
-                Ok(features) => member.features = Some(features),
+                Ok(features) => {
+                    let one = shared
+                        .entry(features)
+                        .or_insert_with_key(|features| Arc::new(features.clone()));
+                    member.features = Some(one.clone());
+                }
                 Err(reason) => member.unreadable = Some(reason),
             }
         }

@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A feature's status and its additional configurations (`ENABLED` / `DISABLED` for detectors,
 /// `NEW` / `ALL` / `NONE` for the organization configuration).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct FeatureState {
     pub status: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -36,7 +37,8 @@ pub struct MemberState {
     pub relationship_status: String,
     pub administrator_id: String,
     /// The member detector's features; `None` when not read (not targeted, or unprocessed).
-    pub features: Option<BTreeMap<String, FeatureState>>,
+    /// Members with the same features share one map (thousands of members, a few sets).
+    pub features: Option<Arc<BTreeMap<String, FeatureState>>>,
     /// Why the features could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreadable: Option<String>,
