@@ -187,3 +187,109 @@ pub async fn delete(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsEr
         .map_err(|e| AwsError::new(format!("deleting s3://{bucket}/{key}"), e))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::ip_lists::section::ListKind;
+    use crate::kinds::ip_lists::state::{ListSetState, RegionSets, StorageState};
+
+    fn list(name: &str, text: &str) -> ListContent {
+        ListContent {
+            name: name.into(),
+            kind: ListKind::Trusted,
+            format: "TXT".into(),
+            origin: "inline".into(),
+            text: text.into(),
+            sha256: crate::manifest::sha256_hex(text.as_bytes()),
+            notes: vec![],
+        }
+    }
+
+    fn set(name: &str, key: &str, owned: bool) -> ListSetState {
+        let mut tags = std::collections::BTreeMap::new();
+        if owned {
+            tags.insert("guardform:managed".to_string(), "true".to_string());
+            tags.insert("guardform:list".to_string(), name.to_string());
+        }
+        ListSetState {
+            id: format!("id-{name}"),
+            name: name.into(),
+            format: "TXT".into(),
+            location: crate::kinds::ip_lists::sources::location("b", key),
+            status: "ACTIVE".into(),
+            tags,
+        }
+    }
+
+    #[test]
+    fn old_versions_go_once_unused_and_removed_lists_need_the_flag() {
+        let storage = Storage {
+            bucket: "b".into(),
+            prefix: "gf".into(),
+            region: None,
+        };
+        let office = list("office", "203.0.113.9\n");
+        let current = office.key(&storage);
+        let old = "gf/office/0123456789abcdef.txt".to_string();
+        let older = "gf/office/fedcba9876543210.txt".to_string();
+        let gone = "gf/old_20feed/aaaaaaaaaaaaaaaa.txt".to_string();
+        let foreign = "gf/theirs/bbbbbbbbbbbbbbbb.txt".to_string();
+        let mut state = IpListsState {
+            bucket_region: "us-east-1".into(),
+            lists: vec![office],
+            storage: Some(StorageState {
+                bucket_exists: true,
+                public_access_blocked: true,
+                encrypted: true,
+                objects: Default::default(),
+                files: vec![
+                    current.clone(),
+                    old.clone(),
+                    older.clone(),
+                    gone.clone(),
+                    foreign.clone(),
+                    "gf/README".into(),
+                ],
+            }),
+            ..Default::default()
+        };
+        // The office set still points at `old` (an update is planned); a set guardform does
+        // not own points at `foreign`.
+        state.regions.insert(
+            "eu-west-1".into(),
+            RegionSets {
+                ip_sets: vec![set("office", &old, true)],
+                threat_intel_sets: vec![set("theirs", &foreign, false)],
+            },
+        );
+        let mut changes = vec![change(
+            sets::IPSET,
+            sets::address(sets::IPSET, "222222222222", "eu-west-1", "office"),
+            Action::Update,
+            Some("222222222222"),
+            "eu-west-1",
+            "point the set at the new list file and reload it",
+        )];
+        plan_removals(&storage, "222222222222", &state, &mut changes);
+        let removed: Vec<(&str, Option<&str>)> = changes[1..]
+            .iter()
+            .map(|c| (c.inputs["key"].as_str(), c.requires.as_deref()))
+            .collect();
+        assert_eq!(
+            removed,
+            vec![
+                (old.as_str(), None),
+                (older.as_str(), None),
+                (gone.as_str(), Some("--allow-destroy")),
+            ],
+            "the current file and the one a foreign set uses stay; files not shaped like guardform's are not touched"
+        );
+        assert_eq!(changes[3].inputs["list"], "old feed");
+
+        // Without the planned set update, the file the set uses stays.
+        let mut unchanged = Vec::new();
+        plan_removals(&storage, "222222222222", &state, &mut unchanged);
+        assert!(unchanged.iter().all(|c| c.inputs["key"] != old));
+    }
+}

@@ -235,3 +235,47 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_eventbridge_can_deliver() {
+        let admin = "222222222222";
+        assert_eq!(
+            delivery("arn:aws:sns:eu-west-1:222222222222:t", admin, "eu-west-1"),
+            Delivery::Direct
+        );
+        assert_eq!(
+            delivery("arn:aws:sns:eu-west-1:333333333333:t", admin, "eu-west-1"),
+            Delivery::WithRole,
+            "another account needs a role"
+        );
+        assert!(matches!(
+            delivery("arn:aws:sns:eu-west-1:222222222222:t", admin, "us-east-1"),
+            Delivery::Refused(_)
+        ));
+        assert_eq!(
+            delivery(
+                "arn:aws:events:eu-west-1:222222222222:event-bus/b",
+                admin,
+                "us-east-1"
+            ),
+            Delivery::WithRole,
+            "a bus in another Region is reached with a role"
+        );
+        assert_eq!(
+            delivery(
+                "arn:aws:events:us-east-1:222222222222:event-bus/b",
+                admin,
+                "us-east-1"
+            ),
+            Delivery::Direct
+        );
+        assert_eq!(
+            in_region("arn:aws:sns:${region}:1:t", "eu-west-2"),
+            "arn:aws:sns:eu-west-2:1:t"
+        );
+    }
+}
