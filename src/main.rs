@@ -67,7 +67,7 @@ enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
         /// Regions read (and changes applied) at once.
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
     /// Plan and apply, or apply a saved plan FILE exactly.
@@ -89,7 +89,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Changes (or batches of 50 members) worked on at once.
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
     /// Render a saved plan.
@@ -142,7 +142,7 @@ enum SyncWhat {
         #[arg(long)]
         detailed_exitcode: bool,
         /// Changes (or batches of 50 members) worked on at once.
-        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
 }

@@ -19,6 +19,8 @@ pub struct Graph {
     depends: Vec<Vec<usize>>,
     /// Units each unit waits for.
     waits_for: Vec<BTreeSet<usize>>,
+    /// Each unit's batch key and how many units of that key may run at once (0: any).
+    limits: Vec<Option<(String, usize)>>,
 }
 
 impl Graph {
@@ -26,7 +28,7 @@ impl Graph {
     /// its batch (key and size), if any.
     pub fn build(
         plan: &Plan,
-        describe: impl Fn(usize) -> (Vec<String>, Option<(String, usize)>),
+        describe: impl Fn(usize) -> (Vec<String>, Option<(String, usize, usize)>),
     ) -> Graph {
         let index: BTreeMap<&str, usize> = plan
             .changes
@@ -38,6 +40,7 @@ impl Graph {
         let mut units: Vec<Vec<usize>> = Vec::new();
         let mut open_batches: BTreeMap<String, usize> = BTreeMap::new();
         let mut unit_of = Vec::with_capacity(plan.changes.len());
+        let mut limits: Vec<Option<(String, usize)>> = Vec::new();
         for i in 0..plan.changes.len() {
             let (addresses, batch) = describe(i);
             let mut deps: Vec<usize> = addresses
@@ -49,16 +52,18 @@ impl Graph {
             deps.dedup();
             depends.push(deps);
             let unit = match batch {
-                Some((key, size)) => match open_batches.get(&key) {
+                Some((key, size, at_once)) => match open_batches.get(&key) {
                     Some(&u) if units[u].len() < size.max(1) => u,
                     _ => {
-                        open_batches.insert(key, units.len());
+                        open_batches.insert(key.clone(), units.len());
                         units.push(Vec::new());
+                        limits.push((at_once > 0).then_some((key, at_once)));
                         units.len() - 1
                     }
                 },
                 None => {
                     units.push(Vec::new());
+                    limits.push(None);
                     units.len() - 1
                 }
             };
@@ -80,6 +85,7 @@ impl Graph {
             units,
             depends,
             waits_for,
+            limits,
         }
     }
 
@@ -133,6 +139,7 @@ impl Graph {
         let mut ready: VecDeque<usize> =
             (0..self.units.len()).filter(|&u| waiting[u] == 0).collect();
         let mut running = FuturesUnordered::new();
+        let mut busy: BTreeMap<&str, usize> = BTreeMap::new();
         let mut done = 0;
         let record = |outcomes: &mut BTreeMap<String, Outcome>, i: usize, outcome: Outcome| {
             let change = &plan.changes[i];
@@ -145,8 +152,15 @@ impl Graph {
         };
         loop {
             while running.len() < parallelism.max(1)
-                && let Some(unit) = ready.pop_front()
+                && let Some(position) = ready.iter().position(|&u| match &self.limits[u] {
+                    Some((key, at_once)) => busy.get(key.as_str()).copied().unwrap_or(0) < *at_once,
+                    None => true,
+                })
             {
+                let unit = ready.remove(position).unwrap_or_default();
+                if let Some((key, _)) = &self.limits[unit] {
+                    *busy.entry(key.as_str()).or_default() += 1;
+                }
                 let mut runnable = Vec::new();
                 for &i in &self.units[unit] {
                     match self.blocked(plan, i, &outcomes) {
@@ -169,6 +183,11 @@ impl Graph {
             let Some((unit, runnable, results)) = running.next().await else {
                 break;
             };
+            if let Some((key, _)) = &self.limits[unit]
+                && let Some(count) = busy.get_mut(key.as_str())
+            {
+                *count -= 1;
+            }
             let mut results = results.into_iter();
             for i in runnable {
                 let outcome = results.next().unwrap_or(Outcome::Failed {
@@ -242,12 +261,12 @@ mod tests {
     }
 
     /// a → b → c, d alone, e1..e5 batched by three.
-    fn edges(plan: &Plan, i: usize) -> (Vec<String>, Option<(String, usize)>) {
+    fn edges(plan: &Plan, i: usize) -> (Vec<String>, Option<(String, usize, usize)>) {
         let address = plan.changes[i].address.as_str();
         match address {
             "t[b]" => (vec!["t[a]".into()], None),
             "t[c]" => (vec!["t[b]".into(), "t[missing]".into()], None),
-            a if a.starts_with("t[e") => (vec!["t[a]".into()], Some(("e".into(), 3))),
+            a if a.starts_with("t[e") => (vec!["t[a]".into()], Some(("e".into(), 3, 1))),
             _ => (vec![], None),
         }
     }

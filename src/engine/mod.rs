@@ -68,6 +68,9 @@ pub struct Planned {
 pub struct Batch {
     pub key: String,
     pub size: usize,
+    /// How many units of this key may run at once (0: no limit beyond `--parallelism`), so
+    /// one account and Region never gets more calls at once than its API limits allow.
+    pub at_once: usize,
 }
 
 /// A resource kind (or a group of closely related kinds that share their reads).
@@ -203,7 +206,7 @@ impl<C: Sync> Registry<C> {
                     self.kinds[k].depends_on(change, plan),
                     self.kinds[k]
                         .batch(change)
-                        .map(|b| (format!("{k}/{}", b.key), b.size)),
+                        .map(|b| (format!("{k}/{}", b.key), b.size, b.at_once)),
                 ),
                 None => (Vec::new(), None),
             }

@@ -23,6 +23,10 @@ pub const TYPE: &str = "guardduty.member";
 /// How many accounts GuardDuty takes in one member call.
 pub const BATCH: usize = 50;
 
+/// Member batches of one Region applied at once (GuardDuty's limits are per account and
+/// Region).
+pub const BATCHES_AT_ONCE: usize = 4;
+
 /// The address of `account` in `region`.
 pub fn address(account: &str, region: &str) -> String {
     format!("{TYPE}[{account}/{region}]")
@@ -477,4 +481,33 @@ pub async fn apply(aws: &Aws, discovery: &Discovery, changes: &[&Change]) -> Vec
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unprocessed_entry_without_an_account_fails_the_whole_call_not_an_empty_key() {
+        let accounts = vec!["400000000001".to_string(), "400000000002".to_string()];
+        let mut failures = Failures::new();
+        unprocessed(
+            [
+                (
+                    Some("400000000001"),
+                    Some("The request is rejected because the account is suspended."),
+                ),
+                (None, Some("Internal error")),
+            ]
+            .into_iter(),
+            &accounts,
+            &mut failures,
+        );
+        assert!(!failures.contains_key(""), "{failures:?}");
+        assert_eq!(
+            failures["400000000001"], "The request is rejected because the account is suspended.",
+            "an account's own reason is kept"
+        );
+        assert!(failures["400000000002"].contains("did not name: Internal error"));
+    }
 }

@@ -122,6 +122,7 @@ impl Kind<Context> for GuardDuty {
         (change.kind == member::TYPE).then(|| Batch {
             key: change.region.clone(),
             size: member::BATCH,
+            at_once: member::BATCHES_AT_ONCE,
         })
     }
 

@@ -216,12 +216,20 @@ async fn read_org_config(
     }
 }
 
-/// Every member of the administrator (associated or not), without features.
+/// A member detector read, by account: its features, or why GuardDuty did not give them.
+type MemberFeatures = BTreeMap<String, Result<BTreeMap<String, FeatureState>, String>>;
+
+/// Every member of the administrator (associated or not), and the features of the targeted
+/// ones: each page's GetMemberDetectors starts as the page arrives, a few at a time, while the
+/// next page is read.
 async fn read_members(
     client: &aws_sdk_guardduty::Client,
     detector_id: &str,
     context: &str,
-) -> Result<BTreeMap<String, MemberState>, AwsError> {
+    discovery: &Discovery,
+) -> Result<(BTreeMap<String, MemberState>, MemberFeatures), AwsError> {
+    let permits = Arc::new(Semaphore::new(MEMBER_READS_AT_ONCE));
+    let mut reads = tokio::task::JoinSet::new();
     let mut members = BTreeMap::new();
     let mut pages = client
         .list_members()
@@ -232,6 +240,25 @@ async fn read_members(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::new(format!("listing members in {context}"), e))?;
+        let targeted: Vec<String> = page
+            .members()
+            .iter()
+            .filter_map(|m| m.account_id())
+            .filter(|id| discovery.members.contains(*id))
+            .map(str::to_string)
+            .collect();
+        if !targeted.is_empty() {
+            let (client, detector_id, context, permits) = (
+                client.clone(),
+                detector_id.to_string(),
+                context.to_string(),
+                permits.clone(),
+            );
+            reads.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                member_features(&client, &detector_id, &targeted, &context).await
+            });
+        }
         for member in page.members() {
             members.insert(
                 member.account_id().unwrap_or_default().to_string(),
@@ -251,7 +278,17 @@ async fn read_members(
             );
         }
     }
-    Ok(members)
+    let mut features = MemberFeatures::new();
+    while let Some(read) = reads.join_next().await {
+        let read = read.map_err(|e| {
+            AwsError::message(
+                format!("reading member detectors in {context}"),
+                e.to_string(),
+            )
+        })?;
+        features.extend(read?);
+    }
+    Ok((members, features))
 }
 
 /// Reads one Region: administrators, the administrator's detector, the organization
@@ -281,16 +318,11 @@ async fn observe_region(
     if state.admin_accounts.get(admin).map(String::as_str) == Some("ENABLED") {
         state.org_config = read_org_config(&client, &detector_id, &context).await?;
     }
-    state.members = read_members(&client, &detector_id, &context).await?;
-    let targeted: Vec<String> = state
-        .members
-        .keys()
-        .filter(|id| discovery.members.contains(*id))
-        .cloned()
-        .collect();
+    let (members, features) = read_members(&client, &detector_id, &context, discovery).await?;
+    state.members = members;
     let mut shared: BTreeMap<BTreeMap<String, FeatureState>, Arc<BTreeMap<String, FeatureState>>> =
         BTreeMap::new();
-    for (account, features) in member_features(&client, &detector_id, &targeted, &context).await? {
+    for (account, features) in features {
         if let Some(member) = state.members.get_mut(&account) {
             match features {
                 Ok(features) => {
