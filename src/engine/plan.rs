@@ -42,11 +42,6 @@ impl Action {
     }
 }
 
-/// The address of a resource: `type[scope/name]`, e.g. `guardduty.detector[222222222222/eu-west-1]`.
-pub fn address(type_name: &str, parts: &[&str]) -> String {
-    format!("{type_name}[{}]", parts.join("/"))
-}
-
 /// Flat attributes: dotted names (`features.S3_DATA_EVENTS`) to JSON values.
 pub type Attributes = BTreeMap<String, Value>;
 

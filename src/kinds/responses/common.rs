@@ -121,6 +121,28 @@ pub fn removal(
     }
 }
 
+/// The result of a delete: done, also when the resource is already gone (`gone` says which
+/// service error means that: another run removed it).
+pub fn deleted<T, E, R>(
+    result: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    gone: impl Fn(&E) -> bool,
+    context: String,
+) -> Result<(), crate::cloud::aws::AwsError>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if error.as_service_error().is_some_and(&gone) => Ok(()),
+        Err(error) => Err(crate::cloud::aws::AwsError::new(context, error)),
+    }
+}
+
 /// The full desired attributes a change was planned with.
 pub fn desired_of(change: &Change) -> Attributes {
     change

@@ -3,7 +3,7 @@
 //! environment variables and secrets as ARNs only.
 
 use super::common::{
-    Prepared, Target, desired_of, number, owner, ownership, ownership_tags, push, removal,
+    Prepared, Target, deleted, desired_of, number, owner, ownership, ownership_tags, push, removal,
     response_of, tags_of,
 };
 use super::names::{function_arn, resource_name, role_arn};
@@ -140,18 +140,12 @@ pub async fn apply(
 
     let lambda = aws.lambda(admin, region);
     if change.action == Action::Delete {
-        return match lambda.delete_function().function_name(&name).send().await {
-            Ok(_) => Ok(()),
-            // Already gone (another run removed it): the change is made.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(AwsError::new(context("deleting"), error)),
-        };
+        // Already gone (another run removed it): the change is made.
+        return deleted(
+            lambda.delete_function().function_name(&name).send().await,
+            |e| e.is_resource_not_found_exception(),
+            context("deleting"),
+        );
     }
     let mut environment = aws_sdk_lambda::types::Environment::builder();
     for (key, value) in &desired {

@@ -2,8 +2,8 @@
 //! findings (`when`) to its target.
 
 use super::common::{
-    Prepared, Target, desired_of, owner, ownership, ownership_tags, push, removal, response_of,
-    tags_of,
+    Prepared, Target, deleted, desired_of, owner, ownership, ownership_tags, push, removal,
+    response_of, tags_of,
 };
 use super::documents::{canonical, event_pattern};
 use super::names::{resource_name, rule_arn};
@@ -103,18 +103,12 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
 
     let events = aws.eventbridge(admin, region);
     if change.action == Action::Delete {
-        return match events.delete_rule().name(&name).send().await {
-            Ok(_) => Ok(()),
-            // Already gone (another run removed it): the change is made.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(AwsError::new(context("deleting"), error)),
-        };
+        // Already gone (another run removed it): the change is made.
+        return deleted(
+            events.delete_rule().name(&name).send().await,
+            |e| e.is_resource_not_found_exception(),
+            context("deleting"),
+        );
     }
     let tags: Vec<aws_sdk_eventbridge::types::Tag> = ownership_tags(&response)
         .into_iter()

@@ -1,7 +1,7 @@
 //! `events.target[ADMIN/REGION/NAME]`: the rule's target (the response's function, an SNS
 //! topic or another event bus), with its retry policy and dead-letter queue.
 
-use super::common::{Prepared, Target, desired_of, number, push, response_of};
+use super::common::{Prepared, Target, deleted, desired_of, number, push, response_of};
 use super::names::{
     TARGET_ID, arn_parts, function_arn, in_region, queue_arn, resource_name, role_arn,
 };
@@ -171,24 +171,18 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
 
     let events = aws.eventbridge(admin, region);
     if change.action == Action::Delete {
-        return match events
+        // The rule is already gone, and its targets with it.
+        let removed = events
             .remove_targets()
             .rule(&name)
             .ids(TARGET_ID)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            // The rule is already gone, and its targets with it.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(AwsError::new(context("removing"), error)),
-        };
+            .await;
+        return deleted(
+            removed,
+            |e| e.is_resource_not_found_exception(),
+            context("removing"),
+        );
     }
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id(TARGET_ID)
