@@ -22,6 +22,7 @@ Call :func:`install` before moto's server handles its first GuardDuty request.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -198,6 +199,7 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=8192)
 def _epoch(dt: datetime) -> float:
     # rest-json Timestamp shapes are epoch seconds.
     return round(dt.timestamp(), 3)
@@ -486,6 +488,13 @@ class GFDetector(Detector):
                 "updatedAt": now,
                 "additional": {a: {"status": "DISABLED", "updatedAt": now} for a in ADDITIONAL.get(name, [])},
             }
+        # features_json() is cached until gf_features changes (only through apply_features or
+        # touch_features); a member call reads 50 detectors' features.
+        self._gf_features_json: list[dict[str, Any]] | None = None
+
+    def touch_features(self) -> None:
+        """Call after changing gf_features in place."""
+        self._gf_features_json = None
 
     @property
     def arn(self) -> str:
@@ -516,8 +525,15 @@ class GFDetector(Detector):
                     changed = True
         if changed:
             self.updated_at = now
+            self.touch_features()
 
     def features_json(self) -> list[dict[str, Any]]:
+        """The detector's features as GetDetector answers them (callers must not modify them)."""
+        if self._gf_features_json is None:
+            self._gf_features_json = self._features_json()
+        return self._gf_features_json
+
+    def _features_json(self) -> list[dict[str, Any]]:
         out = []
         for name in FOUNDATIONAL:
             out.append({"name": name, "status": "ENABLED", "updatedAt": _epoch(self.created_at)})
@@ -587,6 +603,7 @@ def _create_detector(account_id: str, region: str, enabled: bool, frequency: str
             f["updatedAt"] = det.created_at
             for a in f["additional"].values():
                 a["updatedAt"] = det.created_at
+        det.touch_features()
     backend.detectors[det.id] = det
     return det
 
@@ -610,7 +627,7 @@ def _ok(body: Any = None, status: int = 200) -> tuple[str, dict[str, Any]]:
     headers["status"] = status
     if body is None:
         return ("{}" if status != 204 else ""), headers
-    return json.dumps(body), headers
+    return json.dumps(body, separators=(",", ":")), headers
 
 
 class _Ctx:
@@ -1503,15 +1520,35 @@ def update_organization_configuration(self: Any) -> Any:
 # ---- members --------------------------------------------------------------------------
 
 
+# Bumped whenever any administrator's member set or a member's relationship changes, so
+# list_members can keep its sorted, filtered list between changes (a no-op plan pages through
+# 10,000 members 50 at a time, 200 calls per Region).
+_members_generation = 0
+
+
+def _members_changed() -> None:
+    global _members_generation
+    _members_generation += 1
+
+
 class MemberRecord:
     def __init__(self, account_id: str, email: str, via_org: bool) -> None:
         self.account_id = account_id
         self.email = email
         self.via_org = via_org
-        self.relationship = "Created"
+        self._relationship = "Created"
         self.invited_at: datetime | None = None
         self.invitation_id: str | None = None
         self.updated_at = _now()
+
+    @property
+    def relationship(self) -> str:
+        return self._relationship
+
+    @relationship.setter
+    def relationship(self, value: str) -> None:
+        self._relationship = value
+        _members_changed()
 
     def touch(self, relationship: str | None = None) -> None:
         if relationship is not None:
@@ -1619,6 +1656,7 @@ def create_members(self: Any) -> Any:
         if rec is None:
             rec = MemberRecord(acct, email or org_accounts[acct].email, via_org=in_org)
             backend.gf_members[acct] = rec
+            _members_changed()
         elif email:
             rec.email = email
         if in_org:
@@ -1639,9 +1677,14 @@ def list_members(self: Any) -> Any:
     only = (self._gf_query("onlyAssociated") or "true").lower()
     if only not in ("true", "false"):
         raise BadRequest("The request is rejected because the parameter onlyAssociated has an invalid value.")
-    recs = sorted(backend.gf_members.values(), key=lambda m: m.account_id)
-    if only == "true":
-        recs = [m for m in recs if m.relationship == "Enabled"]
+    cached = getattr(backend, "gf_listed", {}).get(only)
+    if cached is not None and cached[0] == _members_generation:
+        recs = cached[1]
+    else:
+        recs = sorted(backend.gf_members.values(), key=lambda m: m.account_id)
+        if only == "true":
+            recs = [m for m in recs if m.relationship == "Enabled"]
+        backend.gf_listed = {**getattr(backend, "gf_listed", {}), only: (_members_generation, recs)}
     chunk, nxt = _page(recs, start, max_results)
     out: dict[str, Any] = {
         "members": [_member_json(self.current_account, self.region, m) for m in chunk]
@@ -1722,6 +1765,7 @@ def delete_members(self: Any) -> Any:
             unprocessed.append({"accountId": acct, "result": RES_AUTO_ENABLE_ALL})
             continue
         backend.gf_members.pop(acct, None)
+        _members_changed()
         member_state = _ensure_state(gd(acct, self.region))
         if member_state.gf_admin_id == admin_id:
             member_state.gf_admin_id = None

@@ -17,7 +17,7 @@ Installed before moto's server starts (so before any service app is built):
   * Organizations CreateAccount honours an account id embedded in the email local
     part: ``name+222222222222@example.com`` -> account 222222222222.
   * moto.backends.list_of_moto_modules() is cached (it lists a directory on every
-    request otherwise).
+    request otherwise); looking up an account's backend is O(1) (moto's is O(accounts)).
   * POST /moto-api/reset also forgets Organizations' member->management map.
 
 Never sets MOTO_ACCOUNT_ID (the account comes from the request's access key).
@@ -54,6 +54,63 @@ def _install_module_cache() -> None:
         return modules
 
     backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+
+
+def _install_backend_lookup_fast_path() -> None:
+    """moto's BackendDict[account] copies the dict's keys into a list and compares itself with
+    every registered BackendDict on every lookup (O(accounts); ~60 us at 1,000 accounts, tens of
+    lookups per GuardDuty member call). Answer directly when the account's backend exists and
+    this BackendDict is registered for reset; otherwise fall back to moto, which creates and
+    registers them. A reset unregisters every BackendDict, so it empties the set too."""
+    from moto.core.base_backend import BackendDict
+
+    orig = BackendDict._create_account_specific_backend
+    registered: set[int] = set()  # id() of the BackendDicts in BackendDict._instances
+
+    def _create_account_specific_backend(self: Any, account_id: str) -> None:
+        if id(self) in registered and dict.__contains__(self, account_id):
+            return
+        orig(self, account_id)
+        registered.add(id(self))
+
+    BackendDict._create_account_specific_backend = _create_account_specific_backend  # type: ignore[method-assign]
+
+    orig_reset = BackendDict.reset.__func__  # type: ignore[attr-defined]
+
+    def reset(cls: Any) -> None:
+        registered.clear()
+        orig_reset(cls)
+
+    BackendDict.reset = classmethod(reset)  # type: ignore[method-assign,assignment]
+
+
+def _install_request_overhead_cuts() -> None:
+    """Two per-request costs in moto that grow with the response, not the work: the list of a
+    response class's methods is recomputed with inspect.getmembers on every request (cached per
+    class here; the extensions add their handlers before the server starts), and every body,
+    JSON ones included, is searched with a look-behind regex for an XML <RequestId> (skipped
+    here when the body has none, which leaves the answer unchanged)."""
+    import moto.core.responses as responses
+
+    names: dict[type, list[str]] = {}
+    orig_names = responses.method_names_from_class
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        found = names.get(clazz)
+        if found is None:
+            found = names[clazz] = orig_names(clazz)
+        return found
+
+    responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+    orig_enrich = responses.BaseResponse._enrich_response
+
+    def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if isinstance(body, str) and "<RequestId>" not in body:
+            return orig_enrich(headers, "")[0], body
+        return orig_enrich(headers, body)
+
+    responses.BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign,assignment]
 
 
 def _install_account_lookup_cache() -> None:
@@ -160,6 +217,8 @@ def install() -> None:
     import guardduty_ext
 
     _install_module_cache()
+    _install_backend_lookup_fast_path()
+    _install_request_overhead_cuts()
     _install_account_lookup_cache()
     _install_organizations_hooks()
     guardduty_ext.install()
