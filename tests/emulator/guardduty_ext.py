@@ -1603,20 +1603,22 @@ def _wild(pattern: str, value: str, case: bool = True) -> bool:
     return re.match(rx, value, 0 if case else re.IGNORECASE | re.DOTALL) is not None
 
 
-def _principal_matches(stmt: dict[str, Any], service: str) -> bool:
+def _principal_matches(stmt: dict[str, Any], service: str | None) -> bool:
+    """Whether the statement's principal covers the service principal `service`; with
+    `service=None`, whether it covers any caller at all (`*` / `{"AWS": "*"}`)."""
     def covers(p: Any) -> bool:
         if p == "*":
             return True
         if isinstance(p, dict):
             if "*" in _as_list(p.get("AWS")):
                 return True
-            return service in _as_list(p.get("Service"))
+            return service is not None and service in _as_list(p.get("Service"))
         return False
 
     if "Principal" in stmt:
         return covers(stmt["Principal"])
     if "NotPrincipal" in stmt:
-        return not covers(stmt["NotPrincipal"])
+        return service is not None and not covers(stmt["NotPrincipal"])
     return False
 
 
@@ -1648,7 +1650,7 @@ def _condition_holds(op: str, key: str, wanted: Any, context: dict[str, str]) ->
     return not hit if negated else hit
 
 
-def _statement_applies(stmt: dict[str, Any], service: str, action: str, resource: str,
+def _statement_applies(stmt: dict[str, Any], service: str | None, action: str, resource: str,
                        context: dict[str, str]) -> bool:
     if not _principal_matches(stmt, service):
         return False
@@ -1781,6 +1783,46 @@ def destination_problem(det: GFDetector, destination_arn: str, kms_key_arn: str,
 def _destination_fingerprint(body: dict[str, Any]) -> str:
     return json.dumps([body.get("destinationType"), body.get("destinationProperties"), body.get("tags") or {}],
                       sort_keys=True)
+
+
+def _install_s3_policy_fix() -> None:
+    """moto 5.2.5 enforces bucket policies on object requests (FakeBucket.get_permission) with
+    IAMPolicyStatement, which answers DENIED for any statement, Allow or Deny, whose action
+    matches but whose Condition does not hold, and applies statements for service principals
+    (`{"Service": ...}`) to every caller. So the bucket owner is refused (403) its own
+    PutObject/GetObject/DeleteObject under the bucket policy AWS documents for GuardDuty exports
+    (Allow for guardduty.amazonaws.com with aws:SourceAccount, and a TLS-only Deny).
+    Replacement: only statements for any caller (`*` / `{"AWS": "*"}`) count, evaluated with
+    policy_allows' rules and aws:SecureTransport "true" (the real SDKs use TLS against AWS; the
+    emulator's plain HTTP is an artefact): a matching Deny -> DENIED, a matching Allow ->
+    PERMITTED (public access, as before), otherwise NEUTRAL (the caller's own permissions,
+    which moto does not evaluate)."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    if getattr(FakeBucket.get_permission, "_gf_wrapped", False):
+        return
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        try:
+            doc = json.loads(self.policy.decode("utf-8") if isinstance(self.policy, bytes) else self.policy)
+        except ValueError:
+            return PermissionResult.NEUTRAL
+        context = {"aws:SecureTransport": "true"}
+        permitted = False
+        for stmt in _as_list(doc.get("Statement") if isinstance(doc, dict) else None):
+            if not isinstance(stmt, dict) or not _statement_applies(stmt, None, action, resource, context):
+                continue
+            if stmt.get("Effect") == "Deny":
+                return PermissionResult.DENIED
+            if stmt.get("Effect") == "Allow":
+                permitted = True
+        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+    get_permission._gf_wrapped = True  # type: ignore[attr-defined]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 def create_publishing_destination(self: Any) -> Any:
@@ -2715,6 +2757,7 @@ def install() -> None:
     GuardDutyResponse.call_action = _gf_call_action
     _install_lists_debug_route()
     _install_iam_hooks()
+    _install_s3_policy_fix()
 
     orig_init = GuardDutyBackend.__init__
 
