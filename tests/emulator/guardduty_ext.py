@@ -4,7 +4,10 @@ Installs, into moto's own GuardDuty service, the operations guardform needs that
 stock moto lacks or gets wrong: one detector per account and Region with
 validated features merged by name, tags, the Organizations delegated
 administrator, the organization configuration, members (organization and
-invitation flows), invitations and member detectors. Enabling GuardDuty in an
+invitation flows), invitations, member detectors, filters with AWS's ranks,
+and publishing destinations whose status is computed from the emulator's S3
+bucket policies and KMS key policies (moto's bucket-policy check on object
+calls is fixed for that). Enabling GuardDuty in an
 account (any detector creation) creates GuardDuty's service-linked role
 AWSServiceRoleForAmazonGuardDuty in that account's IAM, and
 iam:CreateServiceLinkedRole answers as AWS does (role names, InvalidInput for a
