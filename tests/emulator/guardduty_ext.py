@@ -4,7 +4,10 @@ Installs, into moto's own GuardDuty service, the operations guardform needs that
 stock moto lacks or gets wrong: one detector per account and Region with
 validated features merged by name, tags, the Organizations delegated
 administrator, the organization configuration, members (organization and
-invitation flows), invitations and member detectors. Enabling GuardDuty in an
+invitation flows), invitations, member detectors, filters with AWS's ranks,
+and publishing destinations whose status is computed from the emulator's S3
+bucket policies and KMS key policies (moto's bucket-policy check on object
+calls is fixed for that). Enabling GuardDuty in an
 account (any detector creation) creates GuardDuty's service-linked role
 AWSServiceRoleForAmazonGuardDuty in that account's IAM, and
 iam:CreateServiceLinkedRole answers as AWS does (role names, InvalidInput for a
@@ -800,27 +803,6 @@ def delete_detector(self: Any) -> Any:
     return _ok()
 
 
-def list_filters(self: Any) -> Any:
-    det = self._gf_detector()
-    start, max_results = self._gf_paging()
-    names = sorted(det.filters.keys())
-    chunk, nxt = _page(names, start, max_results)
-    out: dict[str, Any] = {"filterNames": chunk}
-    if nxt:
-        out["nextToken"] = nxt
-    return _ok(out)
-
-
-def get_filter(self: Any) -> Any:
-    det = self._gf_detector()
-    name = self._gf_path()[3]
-    if name not in det.filters:
-        raise BadRequest("The request is rejected since no such resource found.")
-    out = {k: v for k, v in det.filters[name].to_json().items() if v is not None}
-    out["tags"] = dict(getattr(det.filters[name], "tags", None) or {})
-    return _ok(out)
-
-
 # ---- IP sets and threat intel sets -------------------------------------------------------
 #
 # What AWS documents (API reference; GuardDuty user guide, "Working with trusted IP lists and
@@ -1295,10 +1277,667 @@ def _install_lists_debug_route() -> None:
     moto_api_urls.url_paths["{0}/moto-api/guardform/lists$"] = lists_debug_response
 
 
+# ---- filters (suppression rules and saved filters) ----------------------------------------
+#
+# What AWS documents (API reference CreateFilter/UpdateFilter/GetFilter/ListFilters/DeleteFilter;
+# user guide "Quotas for GuardDuty", "Suppression rules"), and how the emulator models it:
+#  * name 3-64 characters of letters, digits, `.`, `_`, `-`; description at most 512 characters
+#    of the documented set; action NOOP (default) or ARCHIVE; findingCriteria.criterion a
+#    non-empty map of attribute -> Condition (the 14 operators of botocore's Condition shape).
+#    The criteria are stored and returned as given.
+#  * ranks are contiguous 1..N per detector. CreateFilter accepts rank 1..N+1 (default N+1;
+#    inserting shifts the filters at and after that rank down by one); UpdateFilter moves a
+#    filter within 1..N; anything else is AWS's "parameter rank is out-of-bounds" (the text
+#    terraform-provider-aws #49127 quotes from AWS). DeleteFilter closes the gap.
+#  * at most 100 saved filters per account and Region ("Quotas for GuardDuty").
+#  * only the administrator manages filters: an associated member is refused
+#    Create/Update/Delete (its own detector's filters only; it sees no administrator filters).
+
+FILTER_LIMIT = 100
+FILTER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+# "Valid characters include alphanumeric characters, and special characters such as hyphen,
+# period, colon, underscore, parentheses ({ }, [ ], and ( )), forward slash, horizontal tab,
+# vertical tab, newline, form feed, return, and whitespace."
+FILTER_DESCRIPTION_RE = re.compile(r"^[A-Za-z0-9 .:_{}\[\]()/\t\n\v\f\r-]*$")
+FILTER_ACTIONS = ["NOOP", "ARCHIVE"]
+CONDITION_LISTS = ["eq", "neq", "equals", "notEquals"]
+CONDITION_INTS = ["gt", "gte", "lt", "lte"]
+CONDITION_LONGS = ["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"]
+CONDITION_MATCHES = ["matches", "notMatches"]
+CONDITION_KEYS = CONDITION_LISTS + CONDITION_INTS + CONDITION_LONGS + CONDITION_MATCHES
+
+MSG_RANK_OUT_OF_BOUNDS = "The request is rejected because the parameter rank is out-of-bounds."
+MSG_FILTER_NOT_FOUND = MSG_LIST_NOT_FOUND
+MSG_FILTER_MEMBER = (
+    "The request is rejected because member accounts cannot manage specified resources or properties."
+)
+
+
+def _msg_filter_exists(name: str) -> str:
+    return f"The request is rejected because a filter with the name {name} already exists."
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _validate_criteria(fc: Any) -> dict[str, Any]:
+    bad = BadRequest(_msg_list_param("findingCriteria"))
+    if not isinstance(fc, dict) or set(fc) - {"criterion"}:
+        raise bad
+    crit = fc.get("criterion")
+    if not isinstance(crit, dict) or not crit:
+        raise bad
+    for attr, cond in crit.items():
+        if not isinstance(attr, str) or not attr or not isinstance(cond, dict) or not cond:
+            raise bad
+        for op, v in cond.items():
+            if op not in CONDITION_KEYS:
+                raise bad
+            if op in CONDITION_LISTS:
+                if (not isinstance(v, list) or not v or len(v) > 50
+                        or not all(isinstance(x, str) for x in v)):
+                    raise bad
+            elif op in CONDITION_INTS:
+                if not _is_int(v) or not -2**31 <= v < 2**31:
+                    raise bad
+            elif op in CONDITION_LONGS:
+                if not _is_int(v) or not -2**63 <= v < 2**63:
+                    raise bad
+            else:  # matches / notMatches: 0-5 strings of 1-512 characters
+                if (not isinstance(v, list) or len(v) > 5
+                        or not all(isinstance(x, str) and 1 <= len(x) <= 512 for x in v)):
+                    raise bad
+    return json.loads(json.dumps(fc))
+
+
+def _validate_filter_body(body: dict[str, Any], create: bool) -> None:
+    if create:
+        name = body.get("name")
+        if not isinstance(name, str) or not FILTER_NAME_RE.match(name):
+            raise BadRequest(_msg_list_param("name"))
+    desc = body.get("description")
+    if desc is not None and (not isinstance(desc, str) or len(desc) > 512
+                             or not FILTER_DESCRIPTION_RE.match(desc)):
+        raise BadRequest(_msg_list_param("description"))
+    action = body.get("action")
+    if action is not None and action not in FILTER_ACTIONS:
+        raise BadRequest(_msg_list_param("action"))
+    rank = body.get("rank")
+    if rank is not None and not _is_int(rank):
+        raise BadRequest(_msg_list_param("rank"))
+    if create or body.get("findingCriteria") is not None:
+        _validate_criteria(body.get("findingCriteria"))
+    token = body.get("clientToken")
+    if create and token is not None and (not isinstance(token, str) or len(token) > 64):
+        raise BadRequest(_msg_list_param("clientToken"))
+    if create:
+        _validate_tags(body.get("tags"))
+
+
+def _ranked_filters(det: GFDetector) -> list[Any]:
+    return sorted(det.filters.values(), key=lambda f: (getattr(f, "rank", 0) or 0, f.name))
+
+
+def _renumber(ordered: list[Any]) -> None:
+    for i, f in enumerate(ordered, start=1):
+        f.rank = i
+
+
+def _filter_tokens(det: GFDetector) -> dict[str, tuple[str, str]]:
+    return det.__dict__.setdefault("gf_filter_tokens", {})
+
+
+def _filter_fingerprint(body: dict[str, Any]) -> str:
+    return json.dumps([body.get("name"), body.get("description"), body.get("action") or "NOOP",
+                       body.get("rank"), body.get("findingCriteria"), body.get("tags") or {}],
+                      sort_keys=True)
+
+
+def _refuse_filter_members(self: Any) -> None:
+    if _associated_admin(self) is not None:
+        raise BadRequest(MSG_FILTER_MEMBER)
+
+
+def create_filter(self: Any) -> Any:
+    from moto.guardduty.models import Filter
+
+    det = self._gf_detector()
+    _refuse_filter_members(self)
+    body = self._gf_body()
+    _validate_filter_body(body, create=True)
+    name = body["name"]
+    tokens = _filter_tokens(det)
+    token = body.get("clientToken") or None
+    fingerprint = _filter_fingerprint(body)
+    if token is not None and token in tokens:
+        known_name, known_fingerprint = tokens[token]
+        if known_fingerprint == fingerprint and known_name in det.filters:
+            return _ok({"name": known_name})
+        raise BadRequest(MSG_LIST_TOKEN)
+    if name in det.filters:
+        raise BadRequest(_msg_filter_exists(name))
+    ordered = _ranked_filters(det)
+    if len(ordered) >= FILTER_LIMIT:
+        raise BadRequest(MSG_LIST_LIMIT)
+    rank = body.get("rank")
+    if rank is None:
+        rank = len(ordered) + 1
+    if not 1 <= rank <= len(ordered) + 1:
+        raise BadRequest(MSG_RANK_OUT_OF_BOUNDS)
+    f = Filter(name, body.get("action") or "NOOP", body.get("description"),
+               json.loads(json.dumps(body["findingCriteria"])), rank)
+    now = _now()
+    f.tags = dict(body.get("tags") or {})
+    f.gf_created_at = now
+    f.gf_updated_at = now
+    f.gf_version = 1
+    ordered.insert(rank - 1, f)
+    _renumber(ordered)
+    det.filters[name] = f
+    if token is not None:
+        tokens[token] = (name, fingerprint)
+    return _ok({"name": name})
+
+
+def _filter_of(self: Any) -> tuple[GFDetector, Any]:
+    parts = self._gf_path()
+    det = self._gf_detector(parts[1])
+    f = det.filters.get(parts[3]) if len(parts) > 3 else None
+    if f is None:
+        raise BadRequest(MSG_FILTER_NOT_FOUND)
+    return det, f
+
+
+def update_filter(self: Any) -> Any:
+    det, f = _filter_of(self)
+    _refuse_filter_members(self)
+    body = self._gf_body()
+    _validate_filter_body(body, create=False)
+    rank = body.get("rank")
+    ordered = _ranked_filters(det)
+    if rank is not None and not 1 <= rank <= len(ordered):
+        raise BadRequest(MSG_RANK_OUT_OF_BOUNDS)
+    if body.get("action") is not None:
+        f.action = body["action"]
+    if body.get("description") is not None:
+        f.description = body["description"]
+    if body.get("findingCriteria") is not None:
+        f.finding_criteria = json.loads(json.dumps(body["findingCriteria"]))
+    if rank is not None:
+        ordered.remove(f)
+        ordered.insert(rank - 1, f)
+        _renumber(ordered)
+    f.gf_updated_at = _now()
+    f.gf_version = getattr(f, "gf_version", 1) + 1
+    return _ok({"name": f.name})
+
+
+def delete_filter(self: Any) -> Any:
+    det, f = _filter_of(self)
+    _refuse_filter_members(self)
+    del det.filters[f.name]
+    _renumber(_ranked_filters(det))
+    tokens = _filter_tokens(det)
+    for token in [t for t, (n, _) in tokens.items() if n == f.name]:
+        del tokens[token]
+    return _ok()
+
+
+def list_filters(self: Any) -> Any:
+    det = self._gf_detector()
+    start, max_results = self._gf_paging()
+    names = [f.name for f in _ranked_filters(det)]
+    chunk, nxt = _page(names, start, max_results)
+    out: dict[str, Any] = {"filterNames": chunk}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
+def get_filter(self: Any) -> Any:
+    _, f = _filter_of(self)
+    out: dict[str, Any] = {
+        "name": f.name,
+        "action": f.action,
+        "rank": f.rank,
+        "findingCriteria": f.finding_criteria,
+        "tags": dict(getattr(f, "tags", None) or {}),
+    }
+    if f.description is not None:
+        out["description"] = f.description
+    if getattr(f, "gf_created_at", None) is not None:
+        out["createdAt"] = _epoch(f.gf_created_at)
+        out["updatedAt"] = _epoch(f.gf_updated_at)
+        out["version"] = f.gf_version
+    return _ok(out)
+
+
+# ---- publishing destinations (findings export to S3) -----------------------------------
+#
+# What AWS documents (API reference Create/Describe/Update/Delete/ListPublishingDestinations;
+# user guide "Exporting generated GuardDuty findings to Amazon S3 buckets"):
+#  * destinationType S3; destinationProperties {destinationArn: the bucket ARN, optionally with
+#    a prefix (arn:aws:s3:::bucket/prefix/), kmsKeyArn: a KMS key ARN in the bucket's Region,
+#    expectedBucketOwner (optional; "only if it was provided" in responses)}; tags; clientToken.
+#  * one destination of a type per detector: a second S3 destination is refused with AWS's
+#    "The request failed because a publishingDestination already exists with the destinationType
+#    value provided in the request." (the text AWS's own Landing Zone Accelerator matches).
+#  * GuardDuty needs, on the bucket policy: s3:GetBucketLocation on the bucket and s3:PutObject
+#    on the prefix's objects for principal guardduty.amazonaws.com; on the key policy:
+#    kms:GenerateDataKey for guardduty.amazonaws.com (the guide's examples scope both with
+#    aws:SourceAccount / aws:SourceArn = the detector's account / ARN).
+#  * The status is computed on every Describe/List from the emulator's own S3 and KMS state
+#    (bucket, bucket owner, bucket policy, key, key state, key policy): PUBLISHING when all
+#    grant what GuardDuty needs, else UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY (the only
+#    "unable" value in the PublishingStatus enum) with publishingFailureStartTimestamp (epoch
+#    milliseconds) set to when the emulator first saw it failing (0 while publishing).
+
+DESTINATION_TYPES = ["S3"]
+STATUS_PUBLISHING = "PUBLISHING"
+STATUS_UNABLE = "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY"
+_S3_DEST_ARN_RE = re.compile(r"^arn:aws[a-z-]*:s3:::(?P<bucket>[^/]+)(?:/(?P<prefix>.*))?$")
+_KMS_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):(?P<account>\d{12}):(?P<kind>key|alias)/(?P<id>[A-Za-z0-9/_+=,.@:-]+)$"
+)
+MSG_DEST_EXISTS = (
+    "The request failed because a publishingDestination already exists with the destinationType value "
+    "provided in the request."
+)
+MSG_NO_DEST_TYPE = "The request failed because no destinationType parameter was included in the request."
+MSG_NO_DEST_PROPS = "The request failed because no destinationProperties parameter was included in the request."
+# A sample object key of an export: PREFIX/AWSLogs/ACCOUNT/GuardDuty/REGION/YYYY/MM/DD/FILE.
+_EXPORT_SAMPLE = "AWSLogs/{account}/GuardDuty/{region}/2024/01/01/sample.jsonl.gz"
+
+
+def _validate_destination_properties(props: Any, create: bool) -> None:
+    if not isinstance(props, dict):
+        raise BadRequest(MSG_NO_DEST_PROPS if props is None else _msg_list_param("destinationProperties"))
+    arn = props.get("destinationArn")
+    if create or arn is not None:
+        m = _S3_DEST_ARN_RE.match(arn) if isinstance(arn, str) else None
+        if m is None or not _S3_BUCKET_RE.match(m.group("bucket")) or ".." in m.group("bucket"):
+            raise BadRequest(_msg_list_param("destinationArn"))
+    key = props.get("kmsKeyArn")
+    if create or key is not None:
+        if not isinstance(key, str) or not _KMS_ARN_RE.match(key):
+            raise BadRequest(_msg_list_param("kmsKeyArn"))
+    owner = props.get("expectedBucketOwner")
+    if owner is not None and (not isinstance(owner, str) or not ACCOUNT_RE.match(owner)):
+        raise BadRequest(_msg_list_param("expectedBucketOwner"))
+
+
+class PublishingDestination:
+    def __init__(self, body: dict[str, Any]) -> None:
+        props = body["destinationProperties"]
+        self.id = mock_random.get_random_hex(length=32)
+        self.type: str = body["destinationType"]
+        self.destination_arn: str = props["destinationArn"]
+        self.kms_key_arn: str = props["kmsKeyArn"]
+        self.expected_bucket_owner: str | None = props.get("expectedBucketOwner")
+        self.tags: dict[str, str] = dict(body.get("tags") or {})
+        self.client_token: str | None = body.get("clientToken") or None
+        self.failure_start: datetime | None = None
+        # Why the last evaluation was not PUBLISHING (debug endpoint only).
+        self.problem: str | None = None
+
+    def properties_json(self) -> dict[str, Any]:
+        out = {"destinationArn": self.destination_arn, "kmsKeyArn": self.kms_key_arn}
+        if self.expected_bucket_owner:
+            out["expectedBucketOwner"] = self.expected_bucket_owner
+        return out
+
+    def evaluate(self, det: GFDetector) -> str:
+        """Status from the emulator's S3 and KMS state right now."""
+        problem = destination_problem(det, self.destination_arn, self.kms_key_arn,
+                                      self.expected_bucket_owner)
+        self.problem = problem
+        if problem is None:
+            self.failure_start = None
+            return STATUS_PUBLISHING
+        if self.failure_start is None:
+            self.failure_start = _now()
+        return STATUS_UNABLE
+
+
+def _destinations(det: GFDetector) -> dict[str, PublishingDestination]:
+    return det.__dict__.setdefault("gf_destinations", {})
+
+
+# -- a small policy evaluator ---------------------------------------------------------------
+
+
+def _as_list(v: Any) -> list[Any]:
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+def _wild(pattern: str, value: str, case: bool = True) -> bool:
+    """IAM wildcard match: `*` any run of characters, `?` one character."""
+    rx = "^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + "$"
+    return re.match(rx, value, 0 if case else re.IGNORECASE | re.DOTALL) is not None
+
+
+def _principal_matches(stmt: dict[str, Any], service: str | None) -> bool:
+    """Whether the statement's principal covers the service principal `service`; with
+    `service=None`, whether it covers any caller at all (`*` / `{"AWS": "*"}`)."""
+    def covers(p: Any) -> bool:
+        if p == "*":
+            return True
+        if isinstance(p, dict):
+            if "*" in _as_list(p.get("AWS")):
+                return True
+            return service is not None and service in _as_list(p.get("Service"))
+        return False
+
+    if "Principal" in stmt:
+        return covers(stmt["Principal"])
+    if "NotPrincipal" in stmt:
+        return service is not None and not covers(stmt["NotPrincipal"])
+    return False
+
+
+def _condition_holds(op: str, key: str, wanted: Any, context: dict[str, str]) -> bool:
+    """One condition operator on one key. Missing keys: false for positive operators (true with
+    ...IfExists), true for negated ones, as IAM evaluates them. Unknown operators never hold."""
+    op = op.split(":", 1)[-1]  # ForAnyValue:/ForAllValues: on single-valued keys
+    if_exists = op.endswith("IfExists")
+    if if_exists:
+        op = op[: -len("IfExists")]
+    actual = next((v for k, v in context.items() if k.lower() == key.lower()), None)
+    values = [str(w).lower() if isinstance(w, bool) else str(w) for w in _as_list(wanted)]
+    if op == "Null":
+        return (actual is None) == (values[0].lower() == "true") if values else False
+    negated = op in ("StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike",
+                     "ArnNotEquals", "ArnNotLike")
+    if actual is None:
+        return if_exists or negated
+    if op in ("StringEquals", "StringNotEquals", "ArnEquals", "ArnNotEquals"):
+        hit = actual in values
+    elif op in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
+        hit = actual.lower() in [v.lower() for v in values]
+    elif op in ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike"):
+        hit = any(_wild(v, actual) for v in values)
+    elif op == "Bool":
+        hit = actual.lower() in [v.lower() for v in values]
+    else:
+        return False
+    return not hit if negated else hit
+
+
+def _statement_applies(stmt: dict[str, Any], service: str | None, action: str, resource: str,
+                       context: dict[str, str]) -> bool:
+    if not _principal_matches(stmt, service):
+        return False
+    if "Action" in stmt:
+        if not any(_wild(a, action, case=False) for a in _as_list(stmt["Action"]) if isinstance(a, str)):
+            return False
+    elif "NotAction" in stmt:
+        if any(_wild(a, action, case=False) for a in _as_list(stmt["NotAction"]) if isinstance(a, str)):
+            return False
+    else:
+        return False
+    if "Resource" in stmt:
+        if not any(_wild(r, resource) for r in _as_list(stmt["Resource"]) if isinstance(r, str)):
+            return False
+    elif "NotResource" in stmt:
+        if any(_wild(r, resource) for r in _as_list(stmt["NotResource"]) if isinstance(r, str)):
+            return False
+    cond = stmt.get("Condition") or {}
+    if not isinstance(cond, dict):
+        return False
+    for op, pairs in cond.items():
+        if not isinstance(pairs, dict):
+            return False
+        for key, wanted in pairs.items():
+            if not _condition_holds(op, key, wanted, context):
+                return False
+    return True
+
+
+def policy_allows(policy: Any, service: str, action: str, resource: str,
+                  context: dict[str, str]) -> bool:
+    """Whether a resource policy lets the AWS service principal `service` do `action` on
+    `resource` given the request `context` (condition keys): an Allow statement applies and no
+    Deny statement does. Statements match on Principal/NotPrincipal (`*`, `{"AWS": "*"}`,
+    `{"Service": ...}`), Action/NotAction and Resource/NotResource with `*`/`?` wildcards, and
+    Condition operators StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringLike,
+    StringNotLike, ArnEquals, ArnNotEquals, ArnLike, ArnNotLike, Bool, Null (with IfExists).
+    Anything else makes the statement not apply (an unknown operator neither grants nor denies)."""
+    if isinstance(policy, (bytes, bytearray)):
+        policy = policy.decode("utf-8", errors="replace")
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError:
+            return False
+    if not isinstance(policy, dict):
+        return False
+    allowed = False
+    for stmt in _as_list(policy.get("Statement")):
+        if not isinstance(stmt, dict) or not _statement_applies(stmt, service, action, resource, context):
+            continue
+        if stmt.get("Effect") == "Deny":
+            return False
+        if stmt.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+def _service_principals(region: str) -> list[str]:
+    # Opt-in Regions use the Regional principal ("guardduty.me-south-1.amazonaws.com").
+    return [GUARDDUTY_PRINCIPAL, f"guardduty.{region}.amazonaws.com"]
+
+
+def _allowed_for_guardduty(policy: Any, region: str, action: str, resource: str,
+                           context: dict[str, str]) -> bool:
+    return any(policy_allows(policy, p, action, resource, dict(context, **{"aws:PrincipalServiceName": p}))
+               for p in _service_principals(region))
+
+
+def _kms_key(key_arn: str) -> Any:
+    """moto's KMS key object of a key or alias ARN, or None (does not create AWS-managed keys)."""
+    from moto.kms.models import kms_backends
+
+    m = _KMS_ARN_RE.match(key_arn)
+    if m is None:
+        return None
+    per_account = dict.get(kms_backends, m.group("account"))
+    backend = dict.get(per_account, m.group("region")) if per_account is not None else None
+    if backend is None:
+        return None
+    if m.group("kind") == "key":
+        return backend.keys.get(m.group("id"))
+    alias = "alias/" + m.group("id")
+    return next((k for k in backend.keys.values() if alias in k.aliases), None)
+
+
+def destination_problem(det: GFDetector, destination_arn: str, kms_key_arn: str,
+                        expected_owner: str | None) -> str | None:
+    """None when GuardDuty could export to the destination now; otherwise why not."""
+    from moto.s3.models import s3_backends
+
+    account, region = det.account_id, det.region_name
+    m = _S3_DEST_ARN_RE.match(destination_arn)
+    if m is None:
+        return "destinationArn is not an S3 bucket ARN"
+    bucket_name, prefix = m.group("bucket"), (m.group("prefix") or "").strip("/")
+    owner = s3_backends.bucket_accounts.get(bucket_name)
+    backend = dict.get(dict.get(s3_backends, owner[1]) or {}, owner[0]) if owner else None
+    bucket = backend.buckets.get(bucket_name) if backend is not None else None
+    if bucket is None:
+        return f"the bucket {bucket_name} does not exist"
+    if expected_owner and expected_owner != owner[1]:
+        return f"the bucket {bucket_name} is owned by {owner[1]}, not by expectedBucketOwner {expected_owner}"
+    key = _kms_key(kms_key_arn)
+    if key is None:
+        return f"the KMS key {kms_key_arn} does not exist"
+    if not key.enabled or key.key_state != "Enabled":
+        return f"the KMS key {key.arn} is {key.key_state}"
+    context = {
+        "aws:SourceAccount": account,
+        "aws:SourceArn": det.arn,
+        "aws:SecureTransport": "true",
+        "s3:x-amz-server-side-encryption": "aws:kms",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": key.arn,
+    }
+    bucket_arn = f"arn:aws:s3:::{bucket_name}"
+    sample = _EXPORT_SAMPLE.format(account=account, region=region)
+    object_arn = f"{bucket_arn}/{prefix}/{sample}" if prefix else f"{bucket_arn}/{sample}"
+    if bucket.policy is None:
+        return f"the bucket {bucket_name} has no bucket policy"
+    if not _allowed_for_guardduty(bucket.policy, region, "s3:GetBucketLocation", bucket_arn, context):
+        return f"the bucket policy does not allow GuardDuty s3:GetBucketLocation on {bucket_arn}"
+    if not _allowed_for_guardduty(bucket.policy, region, "s3:PutObject", object_arn, context):
+        return f"the bucket policy does not allow GuardDuty s3:PutObject on {object_arn}"
+    if not _allowed_for_guardduty(key.policy, region, "kms:GenerateDataKey", key.arn, context):
+        return f"the key policy of {key.arn} does not allow GuardDuty kms:GenerateDataKey"
+    return None
+
+
+def _destination_fingerprint(body: dict[str, Any]) -> str:
+    return json.dumps([body.get("destinationType"), body.get("destinationProperties"), body.get("tags") or {}],
+                      sort_keys=True)
+
+
+def _install_s3_policy_fix() -> None:
+    """moto 5.2.5 enforces bucket policies on object requests (FakeBucket.get_permission) with
+    IAMPolicyStatement, which answers DENIED for any statement, Allow or Deny, whose action
+    matches but whose Condition does not hold, and applies statements for service principals
+    (`{"Service": ...}`) to every caller. So the bucket owner is refused (403) its own
+    PutObject/GetObject/DeleteObject under the bucket policy AWS documents for GuardDuty exports
+    (Allow for guardduty.amazonaws.com with aws:SourceAccount, and a TLS-only Deny).
+    Replacement: only statements for any caller (`*` / `{"AWS": "*"}`) count, evaluated with
+    policy_allows' rules and aws:SecureTransport "true" (the real SDKs use TLS against AWS; the
+    emulator's plain HTTP is an artefact): a matching Deny -> DENIED, a matching Allow ->
+    PERMITTED (public access, as before), otherwise NEUTRAL (the caller's own permissions,
+    which moto does not evaluate)."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    if getattr(FakeBucket.get_permission, "_gf_wrapped", False):
+        return
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        try:
+            doc = json.loads(self.policy.decode("utf-8") if isinstance(self.policy, bytes) else self.policy)
+        except ValueError:
+            return PermissionResult.NEUTRAL
+        context = {"aws:SecureTransport": "true"}
+        permitted = False
+        for stmt in _as_list(doc.get("Statement") if isinstance(doc, dict) else None):
+            if not isinstance(stmt, dict) or not _statement_applies(stmt, None, action, resource, context):
+                continue
+            if stmt.get("Effect") == "Deny":
+                return PermissionResult.DENIED
+            if stmt.get("Effect") == "Allow":
+                permitted = True
+        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+    get_permission._gf_wrapped = True  # type: ignore[attr-defined]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+def create_publishing_destination(self: Any) -> Any:
+    det = self._gf_detector()
+    body = self._gf_body()
+    dtype = body.get("destinationType")
+    if dtype is None:
+        raise BadRequest(MSG_NO_DEST_TYPE)
+    if dtype not in DESTINATION_TYPES:
+        raise BadRequest(_msg_list_param("destinationType"))
+    _validate_destination_properties(body.get("destinationProperties"), create=True)
+    token = body.get("clientToken")
+    if token is not None and (not isinstance(token, str) or len(token) > 64):
+        raise BadRequest(_msg_list_param("clientToken"))
+    _validate_tags(body.get("tags"))
+    dests = _destinations(det)
+    tokens = det.__dict__.setdefault("gf_destination_tokens", {})
+    fingerprint = _destination_fingerprint(body)
+    if token:
+        known = tokens.get(token)
+        if known is not None:
+            if known[1] == fingerprint and known[0] in dests:
+                return _ok({"destinationId": known[0]})
+            raise BadRequest(MSG_LIST_TOKEN)
+    if any(d.type == dtype for d in dests.values()):
+        raise BadRequest(MSG_DEST_EXISTS)
+    dest = PublishingDestination(body)
+    dests[dest.id] = dest
+    if token:
+        tokens[token] = (dest.id, fingerprint)
+    return _ok({"destinationId": dest.id})
+
+
+def _destination_of(self: Any) -> tuple[GFDetector, PublishingDestination]:
+    parts = self._gf_path()
+    det = self._gf_detector(parts[1])
+    dest = _destinations(det).get(parts[3]) if len(parts) > 3 else None
+    if dest is None:
+        raise BadRequest(MSG_LIST_NOT_FOUND)
+    return det, dest
+
+
+def describe_publishing_destination(self: Any) -> Any:
+    det, dest = _destination_of(self)
+    status = dest.evaluate(det)
+    return _ok({
+        "destinationId": dest.id,
+        "destinationType": dest.type,
+        "status": status,
+        "publishingFailureStartTimestamp": (
+            int(dest.failure_start.timestamp() * 1000) if dest.failure_start is not None else 0
+        ),
+        "destinationProperties": dest.properties_json(),
+        "tags": dict(dest.tags),
+    })
+
+
+def update_publishing_destination(self: Any) -> Any:
+    _, dest = _destination_of(self)
+    props = self._gf_body().get("destinationProperties")
+    if props is None:
+        return _ok()
+    _validate_destination_properties(props, create=False)
+    if props.get("destinationArn") is not None:
+        dest.destination_arn = props["destinationArn"]
+    if props.get("kmsKeyArn") is not None:
+        dest.kms_key_arn = props["kmsKeyArn"]
+    if props.get("expectedBucketOwner") is not None:
+        dest.expected_bucket_owner = props["expectedBucketOwner"]
+    dest.failure_start = None  # a new configuration starts a new failure period
+    return _ok()
+
+
+def delete_publishing_destination(self: Any) -> Any:
+    det, dest = _destination_of(self)
+    _destinations(det).pop(dest.id, None)
+    tokens = det.__dict__.setdefault("gf_destination_tokens", {})
+    for token in [t for t, (i, _) in tokens.items() if i == dest.id]:
+        del tokens[token]
+    return _ok()
+
+
+def list_publishing_destinations(self: Any) -> Any:
+    det = self._gf_detector()
+    start, max_results = self._gf_paging()
+    dests = list(_destinations(det).values())
+    chunk, nxt = _page(dests, start, max_results)
+    out: dict[str, Any] = {"destinations": [
+        {"destinationId": d.id, "destinationType": d.type, "status": d.evaluate(det)} for d in chunk
+    ]}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
 # ---- tags -----------------------------------------------------------------------------
 
 ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:guardduty:([a-z0-9-]+):(\d{12}):detector/([^/]+)(?:/(ipset|threatintelset|filter)/([^/]+))?$"
+    r"^arn:aws[a-z-]*:guardduty:([a-z0-9-]+):(\d{12}):detector/([^/]+)(?:/(ipset|threatintelset|filter|publishingDestination)/([^/]+))?$"
 )
 
 
@@ -1342,6 +1981,8 @@ def _tag_target(self: Any) -> Any:
         target = det.filters.get(sub_id)
         if target is not None and not hasattr(target, "tags"):
             target.tags = {}
+    elif sub_kind == "publishingDestination":
+        target = _destinations(det).get(sub_id)
     else:
         target = _lists(det, sub_kind).get(sub_id)
     if target is None:
@@ -2000,8 +2641,16 @@ HANDLER_NAMES = [
     "list_detectors",
     "update_detector",
     "delete_detector",
+    "create_filter",
+    "update_filter",
+    "delete_filter",
     "list_filters",
     "get_filter",
+    "create_publishing_destination",
+    "describe_publishing_destination",
+    "update_publishing_destination",
+    "delete_publishing_destination",
+    "list_publishing_destinations",
     "create_ip_set",
     "get_ip_set",
     "update_ip_set",
@@ -2069,6 +2718,8 @@ ROUTES = [
     "{0}/detector/(?P<detector_id>[^/]+)/ipset/(?P<ip_set_id>[^/]+)$",
     "{0}/detector/(?P<detector_id>[^/]+)/threatintelset$",
     "{0}/detector/(?P<detector_id>[^/]+)/threatintelset/(?P<threat_intel_set_id>[^/]+)$",
+    "{0}/detector/(?P<detector_id>[^/]+)/publishingDestination$",
+    "{0}/detector/(?P<detector_id>[^/]+)/publishingDestination/(?P<destination_id>[^/]+)$",
     "{0}/tags/(?P<resource_arn>.+)$",
 ]
 
@@ -2122,6 +2773,7 @@ def install() -> None:
     GuardDutyResponse.call_action = _gf_call_action
     _install_lists_debug_route()
     _install_iam_hooks()
+    _install_s3_policy_fix()
 
     orig_init = GuardDutyBackend.__init__
 
