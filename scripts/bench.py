@@ -147,14 +147,25 @@ def guardduty_members(endpoint: str, region: str) -> int:
     return sum(len(page["Members"]) for page in pages)
 
 
-def run_timed(args: list[str], env: dict[str, str], cwd: Path) -> dict:
-    """Runs guardform under /usr/bin/time -v; returns wall seconds, peak RSS MiB, calls."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_timed(args: list[str], env: dict[str, str], cwd: Path, servers: dict[str, int]) -> dict:
+    """Runs guardform under /usr/bin/time -v; returns wall seconds, peak RSS MiB, calls, and the CPU
+    seconds guardform and each server process (emulator, proxy) used meanwhile."""
+    before = {name: cpu_seconds(pid) for name, pid in servers.items()}
     start = time.monotonic()
     proc = subprocess.run(["/usr/bin/time", "-v", *args], env=env, cwd=cwd, capture_output=True, text=True)
     wall = time.monotonic() - start
+    cpu = {name: cpu_seconds(pid) - before[name] for name, pid in servers.items()}
     if proc.returncode not in (0, 2):
         sys.exit(f"bench: {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     rss_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    cpu = {"guardform": sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", proc.stderr).group(1))
+                            for kind in ("User", "System")), **cpu}
     calls: dict[str, tuple[int, int, int]] = {}
     reported_total = None
     in_stats = False
@@ -177,7 +188,7 @@ def run_timed(args: list[str], env: dict[str, str], cwd: Path) -> dict:
         sys.exit(f"bench: guardform's --stats total {reported_total} is not the sum of its operations {summed}")
     summary = next((l for l in proc.stdout.splitlines() if l.startswith(("Plan:", "Apply complete", "No changes"))), "")
     return {"wall": wall, "rss_mib": rss_kib / 1024, "calls": calls, "summary": summary,
-            "total": summed[0], "retries": summed[1], "throttles": summed[2]}
+            "total": summed[0], "retries": summed[1], "throttles": summed[2], "cpu": cpu}
 
 
 def manifest(regions: list[str], tag_selectors: bool) -> str:
@@ -197,7 +208,7 @@ def main() -> int:
     p.add_argument("--accounts", type=int, default=100, help="member accounts to seed, at least 2 (default 100)")
     p.add_argument("--regions", type=int, default=3, help="Regions to target, 1-17 (default 3)")
     p.add_argument("--latency-ms", type=int, default=0, help="inject this latency per call with microburst")
-    p.add_argument("--parallelism", type=int, default=8)
+    p.add_argument("--parallelism", type=int, default=32, help="guardform --parallelism (default 32, as guardform's own)")
     p.add_argument("--tag-selectors", action="store_true",
                    help=f"select accounts with `include: {TAG_SELECTOR}` (guardform reads every account's tags)")
     p.add_argument("--plan-only", action="store_true",
@@ -271,12 +282,13 @@ def main() -> int:
             f"{first_request:.2f} s, {len(WARM_UP)} requests {warm_seconds:.2f} s")
         load = os.getloadavg()[0]
 
+        servers = {"emulator": emulator.pid, **({"proxy": processes[1].pid} if args.latency_ms else {})}
         timed = ["--stats", *common]
         apply = None
         if not args.plan_only:
-            apply = run_timed([str(binary), "apply", "--auto-approve", *timed], env, work)
+            apply = run_timed([str(binary), "apply", "--auto-approve", *timed], env, work, servers)
             log(f"apply from nothing: {apply['wall']:.2f} s, {apply['total']} calls")
-        noop = run_timed([str(binary), "plan", "--detailed-exitcode", *timed], env, work)
+        noop = run_timed([str(binary), "plan", "--detailed-exitcode", *timed], env, work, servers)
         log(f"no-op plan: {noop['wall']:.2f} s, {noop['total']} calls")
         if "No changes" not in noop["summary"]:
             sys.exit(f"bench: the plan after apply was not empty: {noop['summary']}")
@@ -317,7 +329,7 @@ def main() -> int:
         + (", tag selectors" if args.tag_selectors else "")
         + (f", {args.latency_ms} ms injected latency" if args.latency_ms else "")
         + (", no-op plan only" if args.plan_only else "")
-        + (f", parallelism {args.parallelism}" if args.parallelism != 8 else "")
+        + (f", parallelism {args.parallelism}" if args.parallelism != 32 else "")
         + f" ({profile} build)",
         "",
         f"Command: `{command.strip()}`  ",
@@ -340,12 +352,14 @@ def main() -> int:
                      "emulator (no injected latency, not a benchmark figure); only the plan that follows is timed.")
     lines += [
         "",
-        "| run | wall time | API calls | calls per account-Region | retries | throttles | peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        "| run | wall time | API calls | calls per account-Region | retries | throttles | peak RSS | CPU seconds: "
+        + " / ".join(noop["cpu"]) + " |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs:
         lines.append(f"| {name} | {r['wall']:.2f} s | {r['total']} | {r['total'] / account_regions:.3f} | "
-                     f"{r['retries']} | {r['throttles']} | {r['rss_mib']:.1f} MiB |")
+                     f"{r['retries']} | {r['throttles']} | {r['rss_mib']:.1f} MiB | "
+                     + " / ".join(f"{seconds:.2f}" for seconds in r["cpu"].values()) + " |")
     lines += [
         "",
         f"No-op plan, GuardDuty reads: {guardduty_reads} = {guardduty_reads / args.regions:.1f} per Region "

@@ -2,6 +2,7 @@
 //! assumed role per account (cached and refreshed), standard retries with backoff, bounded
 //! timeouts, and an interceptor that counts calls, retries and throttles for `--stats`.
 
+use super::cap::{CALLS_IN_FLIGHT_PER_SCOPE, Caps};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -304,6 +305,8 @@ pub struct Aws {
     caller_arn: String,
     roles: RoleSettings,
     stats: Arc<Stats>,
+    /// At most a few calls in flight per service, account and Region (see `cap`).
+    caps: Caps,
     credentials: Mutex<HashMap<String, SharedCredentialsProvider>>,
     guardduty: Mutex<HashMap<(String, String), aws_sdk_guardduty::Client>>,
     /// Detector ids by (account, Region), read once and shared by every kind that needs them.
@@ -362,7 +365,7 @@ impl Aws {
             ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
+            .http_client(http.clone())
             .retry_config(retry)
             .timeout_config(
                 TimeoutConfig::builder()
@@ -399,6 +402,7 @@ impl Aws {
             base,
             roles,
             stats,
+            caps: Caps::new(http, CALLS_IN_FLIGHT_PER_SCOPE),
             credentials: Mutex::new(HashMap::new()),
             guardduty: Mutex::new(HashMap::new()),
             detectors: Mutex::new(HashMap::new()),
@@ -459,10 +463,11 @@ impl Aws {
         Some(provider.clone())
     }
 
-    fn config_for(&self, account: &str, region: &str) -> SdkConfig {
+    fn config_for(&self, service: &'static str, account: &str, region: &str) -> SdkConfig {
         let mut builder = self
             .base
             .to_builder()
+            .http_client(self.caps.client(service, account, region))
             .region(Region::new(region.to_string()));
         builder.set_credentials_provider(self.credentials_for(account));
         builder.build()
@@ -529,10 +534,13 @@ impl Aws {
         clients
             .entry((account.to_string(), region.to_string()))
             .or_insert_with(|| {
-                let config =
-                    aws_sdk_guardduty::config::Builder::from(&self.config_for(account, region))
-                        .interceptor(StatsInterceptor(self.stats.clone()))
-                        .build();
+                let config = aws_sdk_guardduty::config::Builder::from(&self.config_for(
+                    "guardduty",
+                    account,
+                    region,
+                ))
+                .interceptor(StatsInterceptor(self.stats.clone()))
+                .build();
                 aws_sdk_guardduty::Client::from_conf(config)
             })
             .clone()
@@ -540,9 +548,11 @@ impl Aws {
 
     /// An Organizations client acting in `account` (Organizations is global: home Region).
     pub fn organizations(&self, account: &str) -> aws_sdk_organizations::Client {
-        let config = aws_sdk_organizations::config::Builder::from(
-            &self.config_for(account, &self.home_region()),
-        )
+        let config = aws_sdk_organizations::config::Builder::from(&self.config_for(
+            "organizations",
+            account,
+            &self.home_region(),
+        ))
         .interceptor(StatsInterceptor(self.stats.clone()))
         .build();
         aws_sdk_organizations::Client::from_conf(config)
@@ -551,7 +561,7 @@ impl Aws {
     /// An S3 client acting in `account`, in `region` (path-style addressing, which works with
     /// every endpoint, the emulator's included).
     pub fn s3(&self, account: &str, region: &str) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(&self.config_for(account, region))
+        let config = aws_sdk_s3::config::Builder::from(&self.config_for("s3", account, region))
             .force_path_style(true)
             .interceptor(StatsInterceptor(self.stats.clone()))
             .build();
@@ -560,23 +570,28 @@ impl Aws {
 
     /// An EventBridge client acting in `account`, in `region`.
     pub fn eventbridge(&self, account: &str, region: &str) -> aws_sdk_eventbridge::Client {
-        let config = aws_sdk_eventbridge::config::Builder::from(&self.config_for(account, region))
-            .interceptor(StatsInterceptor(self.stats.clone()))
-            .build();
+        let config = aws_sdk_eventbridge::config::Builder::from(&self.config_for(
+            "eventbridge",
+            account,
+            region,
+        ))
+        .interceptor(StatsInterceptor(self.stats.clone()))
+        .build();
         aws_sdk_eventbridge::Client::from_conf(config)
     }
 
     /// A Lambda client acting in `account`, in `region`.
     pub fn lambda(&self, account: &str, region: &str) -> aws_sdk_lambda::Client {
-        let config = aws_sdk_lambda::config::Builder::from(&self.config_for(account, region))
-            .interceptor(StatsInterceptor(self.stats.clone()))
-            .build();
+        let config =
+            aws_sdk_lambda::config::Builder::from(&self.config_for("lambda", account, region))
+                .interceptor(StatsInterceptor(self.stats.clone()))
+                .build();
         aws_sdk_lambda::Client::from_conf(config)
     }
 
     /// An SQS client acting in `account`, in `region`.
     pub fn sqs(&self, account: &str, region: &str) -> aws_sdk_sqs::Client {
-        let config = aws_sdk_sqs::config::Builder::from(&self.config_for(account, region))
+        let config = aws_sdk_sqs::config::Builder::from(&self.config_for("sqs", account, region))
             .interceptor(StatsInterceptor(self.stats.clone()))
             .build();
         aws_sdk_sqs::Client::from_conf(config)
@@ -584,19 +599,25 @@ impl Aws {
 
     /// An IAM client acting in `account` (IAM is global: home Region).
     pub fn iam(&self, account: &str) -> aws_sdk_iam::Client {
-        let config =
-            aws_sdk_iam::config::Builder::from(&self.config_for(account, &self.home_region()))
-                .interceptor(StatsInterceptor(self.stats.clone()))
-                .build();
+        let config = aws_sdk_iam::config::Builder::from(&self.config_for(
+            "iam",
+            account,
+            &self.home_region(),
+        ))
+        .interceptor(StatsInterceptor(self.stats.clone()))
+        .build();
         aws_sdk_iam::Client::from_conf(config)
     }
 
     /// An Account API client acting in `account`.
     pub fn account(&self, account: &str) -> aws_sdk_account::Client {
-        let config =
-            aws_sdk_account::config::Builder::from(&self.config_for(account, &self.home_region()))
-                .interceptor(StatsInterceptor(self.stats.clone()))
-                .build();
+        let config = aws_sdk_account::config::Builder::from(&self.config_for(
+            "account",
+            account,
+            &self.home_region(),
+        ))
+        .interceptor(StatsInterceptor(self.stats.clone()))
+        .build();
         aws_sdk_account::Client::from_conf(config)
     }
 }

@@ -157,8 +157,8 @@ pub fn change(
         action,
         account: account.map(str::to_string),
         region: region.to_string(),
-        before: Attributes::new(),
-        after: Attributes::new(),
+        before: Default::default(),
+        after: Default::default(),
         reason: reason.into(),
         requires: None,
         inputs: BTreeMap::new(),
@@ -259,8 +259,16 @@ mod tests {
         for part in path.split('.').filter(|p| !p.is_empty()) {
             node = if part == "*" && node.get("items").is_some() {
                 &node["items"]
-            } else if part == "*" {
+            } else if part == "*" && node["properties"].get("RUNTIME_MONITORING").is_some() {
                 &node["properties"]["RUNTIME_MONITORING"]["oneOf"][1]
+            } else if part == "*" {
+                // A mapping whose values share one schema (filter criteria): any of them.
+                node["properties"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .next()
+                    .unwrap()
             } else {
                 &node["properties"][part]
             };

@@ -57,7 +57,7 @@ pub fn plan_admin(
             region,
             format!("the administrator {admin} has no detector in {region}"),
         );
-        c.after = desired;
+        c.after = desired.into();
         return Some(c);
     };
     let mut observed = observed_feature_attributes(&detector.features);
@@ -89,8 +89,8 @@ pub fn plan_admin(
             "detector settings differ from the manifest".to_string()
         },
     );
-    c.before = before;
-    c.after = after;
+    c.before = before.into();
+    c.after = after.into();
     c.inputs.insert("detector_id".into(), detector.id.clone());
     Some(c)
 }

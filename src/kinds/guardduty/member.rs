@@ -11,11 +11,12 @@ use super::state::{MemberState, RegionState};
 use crate::cloud::aws::{Aws, AwsError};
 use crate::cloud::discover::Discovery;
 use crate::engine::outcome::Outcome;
-use crate::engine::plan::{Action, Attributes, Change};
+use crate::engine::plan::{Action, Attributes, Change, Shared};
 use crate::kinds::guardduty::section::DetectorSettings;
 use crate::kinds::{change, string};
 use aws_sdk_guardduty::types::AccountDetail;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The type name.
 pub const TYPE: &str = "guardduty.member";
@@ -49,12 +50,16 @@ pub fn plan(
     notes: &mut Vec<String>,
 ) {
     let desired = desired(settings);
+    let shared = Shared::from(desired.clone());
     let emails: BTreeMap<&str, &str> = discovery
         .organization
         .accounts
         .iter()
         .map(|a| (a.id.as_str(), a.email.as_str()))
         .collect();
+    // Members share their feature maps (a few distinct sets among thousands of members), so
+    // each distinct (features, relationship, unreadable) is compared once per Region.
+    let mut compared = HashMap::new();
     for account in &discovery.members {
         let email = emails.get(account.as_str()).copied();
         match state.members.get(account) {
@@ -67,12 +72,37 @@ pub fn plan(
                     region,
                     "targeted by the manifest but not a GuardDuty member",
                 );
-                c.after = desired.clone();
+                c.after = shared.clone();
                 c.inputs
                     .insert("email".into(), email.unwrap_or_default().to_string());
                 changes.push(c);
             }
-            Some(member) => changes.extend(plan_member(account, region, member, &desired, email)),
+            Some(member) => {
+                let key = (
+                    member.features.as_ref().map(Arc::as_ptr),
+                    member.relationship_status.as_str(),
+                    member.unreadable.as_deref(),
+                );
+                let difference = compared
+                    .entry(key)
+                    .or_insert_with(|| difference(member, &desired));
+                if let Some((before, after, reason)) = difference {
+                    let mut c = change(
+                        TYPE,
+                        address(account, region),
+                        Action::Update,
+                        Some(account),
+                        region,
+                        reason.clone(),
+                    );
+                    c.before = before.clone();
+                    c.after = after.clone();
+                    if let Some(email) = email {
+                        c.inputs.insert("email".into(), email.to_string());
+                    }
+                    changes.push(c);
+                }
+            }
         }
     }
     plan_removals(discovery, region, state, changes, notes);
@@ -128,14 +158,9 @@ fn plan_removals(
     }
 }
 
-/// An existing member that differs from the manifest.
-fn plan_member(
-    account: &str,
-    region: &str,
-    member: &MemberState,
-    desired: &Attributes,
-    email: Option<&str>,
-) -> Option<Change> {
+/// How an existing member differs from the manifest: the live and desired values of what
+/// differs, and why; `None` when it does not.
+fn difference(member: &MemberState, desired: &Attributes) -> Option<(Shared, Shared, String)> {
     let mut observed = member
         .features
         .as_ref()
@@ -157,20 +182,7 @@ fn plan_member(
         (Some(why), false) => format!("the member detector could not be read ({why})"),
         (None, false) => "member detector features differ from the manifest".to_string(),
     };
-    let mut c = change(
-        TYPE,
-        address(account, region),
-        Action::Update,
-        Some(account),
-        region,
-        reason,
-    );
-    c.before = before;
-    c.after = after;
-    if let Some(email) = email {
-        c.inputs.insert("email".into(), email.to_string());
-    }
-    Some(c)
+    Some((before.into(), after.into(), reason))
 }
 
 /// Accounts GuardDuty did not process, with why.
@@ -260,7 +272,7 @@ impl Batch<'_> {
     /// both lists of that read is a failure, not a success.
     async fn features(
         &self,
-        wanted: &BTreeMap<String, Attributes>,
+        wanted: &BTreeMap<String, Shared>,
         read_first: bool,
     ) -> Result<Failures, AwsError> {
         let client = self.aws.guardduty(self.admin, self.region);

@@ -347,7 +347,7 @@ mod tests {
         let detector = &plan.changes[0];
         assert_eq!(detector.action, Action::Update);
         assert_eq!(
-            detector.before,
+            *detector.before,
             Attributes::from([("finding_publishing_frequency".into(), string("SIX_HOURS"))])
         );
         let member = &plan.changes[1];
@@ -385,5 +385,69 @@ mod tests {
         assert_eq!(admin.action, Action::Replace);
         assert_eq!(admin.requires.as_deref(), Some("--allow-admin-change"));
         assert_eq!(plan.blocked(true, false).len(), 1);
+    }
+
+    #[test]
+    fn members_in_the_same_state_share_one_comparison_and_one_map() {
+        // Four members: two sharing one stale feature map, one invited, one converged.
+        let mut observed = converged();
+        let state = observed.regions.get_mut("eu-west-1").unwrap();
+        let converged_member = state.members["400000000001"].clone();
+        let mut stale = (**converged_member.features.as_ref().unwrap()).clone();
+        stale.get_mut("S3_DATA_EVENTS").unwrap().status = "DISABLED".into();
+        let stale = std::sync::Arc::new(stale);
+        for account in ["400000000002", "400000000003"] {
+            let mut member = converged_member.clone();
+            member.features = Some(stale.clone());
+            state.members.insert(account.into(), member);
+        }
+        let mut invited = converged_member.clone();
+        invited.relationship_status = "Invited".into();
+        state.members.insert("400000000004".into(), invited);
+        let targets = [
+            "400000000001",
+            "400000000002",
+            "400000000003",
+            "400000000004",
+        ];
+        let plan = plan_of(&discovery(&targets), &observed);
+        let members: Vec<_> = plan
+            .changes
+            .iter()
+            .filter(|c| c.kind == member::TYPE)
+            .collect();
+        let accounts: Vec<_> = members.iter().map(|c| c.account.as_deref()).collect();
+        assert_eq!(
+            accounts,
+            [
+                Some("400000000002"),
+                Some("400000000003"),
+                Some("400000000004")
+            ]
+        );
+        assert_eq!(
+            members[0].address,
+            member::address("400000000002", "eu-west-1")
+        );
+        assert_eq!(
+            members[1].address,
+            member::address("400000000003", "eu-west-1")
+        );
+        for stale in &members[..2] {
+            assert_eq!(
+                *stale.after,
+                Attributes::from([("features.S3_DATA_EVENTS".into(), string("ENABLED"))])
+            );
+            assert_eq!(
+                stale.reason,
+                "member detector features differ from the manifest"
+            );
+        }
+        assert!(crate::engine::plan::Shared::same(
+            &members[0].after,
+            &members[1].after
+        ));
+        assert_eq!(members[2].reason, "membership is Invited, not Enabled");
+        assert_eq!(members[2].after["relationship_status"], "Enabled");
     }
 }

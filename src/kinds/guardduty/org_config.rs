@@ -63,7 +63,7 @@ pub fn plan(
                     "{admin} is not yet the administrator in {region}, so the organization configuration is not set"
                 ),
             );
-            c.after = desired;
+            c.after = desired.into();
             return Some(c);
         }
     };
@@ -84,8 +84,8 @@ pub fn plan(
         region,
         "organization auto-enable settings differ from the manifest",
     );
-    c.before = before;
-    c.after = after;
+    c.before = before.into();
+    c.after = after.into();
     Some(c)
 }
 

@@ -219,18 +219,57 @@ async fn read_org_config(
 /// A member detector read, by account: its features, or why GuardDuty did not give them.
 type MemberFeatures = BTreeMap<String, Result<BTreeMap<String, FeatureState>, String>>;
 
-/// Every member of the administrator (associated or not), and the features of the targeted
+/// One map per distinct feature set: 10,000 members with the same features hold one.
+#[derive(Default)]
+struct Interner(BTreeMap<BTreeMap<String, FeatureState>, Arc<BTreeMap<String, FeatureState>>>);
+
+impl Interner {
+    /// Puts what one GetMemberDetectors call read into `members`, sharing feature maps.
+    fn settle(&mut self, members: &mut BTreeMap<String, MemberState>, read: MemberFeatures) {
+        for (account, features) in read {
+            let Some(member) = members.get_mut(&account) else {
+                continue;
+            };
+            match features {
+                Ok(features) => {
+                    let shared = match self.0.get(&features) {
+                        Some(shared) => shared.clone(),
+                        None => {
+                            let shared = Arc::new(features.clone());
+                            self.0.insert(features, shared.clone());
+                            shared
+                        }
+                    };
+                    member.features = Some(shared);
+                }
+                Err(reason) => member.unreadable = Some(reason),
+            }
+        }
+    }
+}
+
+/// Every member of the administrator (associated or not), with the features of the targeted
 /// ones: each page's GetMemberDetectors starts as the page arrives, a few at a time, while the
-/// next page is read.
+/// next page is read, and what they read is folded in (shared) as soon as it is there, so a
+/// Region's members never hold more than a few pages of unshared maps.
 async fn read_members(
     client: &aws_sdk_guardduty::Client,
     detector_id: &str,
     context: &str,
     discovery: &Discovery,
-) -> Result<(BTreeMap<String, MemberState>, MemberFeatures), AwsError> {
+) -> Result<BTreeMap<String, MemberState>, AwsError> {
     let permits = Arc::new(Semaphore::new(MEMBER_READS_AT_ONCE));
     let mut reads = tokio::task::JoinSet::new();
     let mut members = BTreeMap::new();
+    let mut interner = Interner::default();
+    let joined = |read: Result<Result<MemberFeatures, AwsError>, tokio::task::JoinError>| {
+        read.map_err(|e| {
+            AwsError::message(
+                format!("reading member detectors in {context}"),
+                e.to_string(),
+            )
+        })?
+    };
     let mut pages = client
         .list_members()
         .detector_id(detector_id)
@@ -240,6 +279,24 @@ async fn read_members(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::new(format!("listing members in {context}"), e))?;
+        for member in page.members() {
+            members.insert(
+                member.account_id().unwrap_or_default().to_string(),
+                MemberState {
+                    relationship_status: member
+                        .relationship_status()
+                        .unwrap_or_default()
+                        .to_string(),
+                    administrator_id: member
+                        .administrator_id()
+                        .or(member.master_id())
+                        .unwrap_or_default()
+                        .to_string(),
+                    features: None,
+                    unreadable: None,
+                },
+            );
+        }
         let targeted: Vec<String> = page
             .members()
             .iter()
@@ -259,36 +316,14 @@ async fn read_members(
                 member_features(&client, &detector_id, &targeted, &context).await
             });
         }
-        for member in page.members() {
-            members.insert(
-                member.account_id().unwrap_or_default().to_string(),
-                MemberState {
-                    relationship_status: member
-                        .relationship_status()
-                        .unwrap_or_default()
-                        .to_string(),
-                    administrator_id: member
-                        .administrator_id()
-                        .or(member.master_id())
-                        .unwrap_or_default()
-                        .to_string(),
-                    features: None,
-                    unreadable: None,
-                },
-            );
+        while let Some(read) = reads.try_join_next() {
+            interner.settle(&mut members, joined(read)?);
         }
     }
-    let mut features = MemberFeatures::new();
     while let Some(read) = reads.join_next().await {
-        let read = read.map_err(|e| {
-            AwsError::message(
-                format!("reading member detectors in {context}"),
-                e.to_string(),
-            )
-        })?;
-        features.extend(read?);
+        interner.settle(&mut members, joined(read)?);
     }
-    Ok((members, features))
+    Ok(members)
 }
 
 /// Reads one Region: administrators, the administrator's detector, the organization
@@ -318,23 +353,7 @@ async fn observe_region(
     if state.admin_accounts.get(admin).map(String::as_str) == Some("ENABLED") {
         state.org_config = read_org_config(&client, &detector_id, &context).await?;
     }
-    let (members, features) = read_members(&client, &detector_id, &context, discovery).await?;
-    state.members = members;
-    let mut shared: BTreeMap<BTreeMap<String, FeatureState>, Arc<BTreeMap<String, FeatureState>>> =
-        BTreeMap::new();
-    for (account, features) in features {
-        if let Some(member) = state.members.get_mut(&account) {
-            match features {
-                Ok(features) => {
-                    let one = shared
-                        .entry(features)
-                        .or_insert_with_key(|features| Arc::new(features.clone()));
-                    member.features = Some(one.clone());
-                }
-                Err(reason) => member.unreadable = Some(reason),
-            }
-        }
-    }
+    state.members = read_members(&client, &detector_id, &context, discovery).await?;
     Ok(state)
 }
 

@@ -56,8 +56,8 @@ pub fn plan(storage: &Storage, region: &str, admin: &str, state: &StorageState) 
         region,
         reason,
     );
-    c.before = before;
-    c.after = after;
+    c.before = before.into();
+    c.after = after.into();
     c.inputs.insert("bucket".into(), storage.bucket.clone());
     Some(c)
 }

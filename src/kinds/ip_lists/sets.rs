@@ -105,7 +105,7 @@ pub fn plan(
                     region,
                     format!("new {} list", list.kind.name()),
                 );
-                c.after = desired.clone();
+                c.after = desired.clone().into();
                 c.inputs.insert("list".into(), list.name.clone());
                 changes.push(c);
             }
@@ -190,8 +190,8 @@ fn plan_existing(
         region,
         reason,
     );
-    c.before = before;
-    c.after = after;
+    c.before = before.into();
+    c.after = after.into();
     c.inputs.insert("set_id".into(), set.id.clone());
     c.inputs.insert("list".into(), list.name.clone());
     c.inputs.insert("location".into(), location.to_string());
