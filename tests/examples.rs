@@ -18,7 +18,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// The manifest with every section after `detector:` removed (lists, storage, responses).
+/// The manifest with every section after `detector:` removed (filters, lists, storage, responses).
 fn core_only(text: &str) -> String {
     let mut kept = Vec::new();
     let mut skipping = false;
@@ -26,7 +26,7 @@ fn core_only(text: &str) -> String {
         let top = !line.starts_with(' ') && !line.starts_with('#') && line.contains(':');
         if top {
             let key = line.split(':').next().unwrap_or_default();
-            skipping = matches!(key, "ip_lists" | "storage" | "responses");
+            skipping = matches!(key, "filters" | "ip_lists" | "storage" | "responses");
         }
         if !skipping {
             kept.push(line);

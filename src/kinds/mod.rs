@@ -5,6 +5,7 @@
 //! To add a kind: make a folder beside these with a type implementing
 //! [`Kind<Context>`](crate::engine::Kind), and add it to [`registry`].
 
+pub mod filters;
 pub mod guardduty;
 pub mod ip_lists;
 pub mod responses;
@@ -39,9 +40,10 @@ pub struct Context {
 }
 
 /// Every kind's manifest section, in the order their problems are looked for.
-pub fn sections() -> [&'static dyn Section; 3] {
+pub fn sections() -> [&'static dyn Section; 4] {
     [
         &guardduty::section::DetectorSection,
+        &filters::section::FiltersSection,
         &ip_lists::section::IpListsSectionReader,
         &responses::section::ResponsesSection,
     ]
@@ -62,6 +64,7 @@ pub fn check(
 pub fn registry() -> Registry<Context> {
     Registry::new(vec![
         Box::new(guardduty::GuardDuty),
+        Box::new(filters::Filters),
         Box::new(ip_lists::IpLists),
         Box::new(responses::Responses),
     ])
@@ -121,6 +124,33 @@ pub fn plan(
         planned.changes,
         |type_name| registry.rank(type_name),
     ))
+}
+
+/// Runs `read` for every targeted Region, at most `--parallelism` at once, and returns what
+/// each read, by Region; the first error (in Region order) if any failed.
+pub async fn each_region<'a, T, F, Fut>(
+    context: &'a Context,
+    read: F,
+) -> Result<BTreeMap<String, T>, crate::cloud::aws::AwsError>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::cloud::aws::AwsError>>,
+{
+    let permits = tokio::sync::Semaphore::new(context.parallelism.max(1));
+    let regions = &context.discovery.regions;
+    let reads = futures_util::future::join_all(regions.iter().map(|region| {
+        let (permits, read) = (&permits, &read);
+        async move {
+            let _permit = permits.acquire().await;
+            read(region).await
+        }
+    }))
+    .await;
+    let mut out = BTreeMap::new();
+    for (region, answer) in regions.iter().zip(reads) {
+        out.insert(region.clone(), answer?);
+    }
+    Ok(out)
 }
 
 /// A JSON string value.

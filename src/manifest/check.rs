@@ -31,7 +31,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
 ];
 
 /// Sections a later guardform version will add; named so the error can say so.
-const FUTURE_SECTIONS: &[&str] = &["responses", "suppression_filters", "publishing_destination"];
+const FUTURE_SECTIONS: &[&str] = &["export", "publishing_destination"];
 
 /// Checks manifest text from `folder` with the kinds' `sections`. Returns the manifest when it
 /// could be built (possibly with warnings) and every diagnostic found.

@@ -11,7 +11,6 @@ use crate::kinds::ip_lists::section::Storage;
 use crate::manifest::sha256_hex;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
-use tokio::sync::Semaphore;
 
 /// Reads everything the IP list kinds plan from.
 pub async fn read(context: &Context) -> Result<IpListsState, ReadError> {
@@ -24,22 +23,14 @@ pub async fn read(context: &Context) -> Result<IpListsState, ReadError> {
     if !section.lists.is_empty() {
         state.lists = sources::resolve(&section.lists, &context.manifest_dir, aws, admin).await?;
     }
-    let permits = Semaphore::new(context.parallelism.max(1));
-    let reads = futures_util::future::join_all(context.discovery.regions.iter().map(|region| {
-        let permits = &permits;
-        async move {
-            let _permit = permits.acquire().await;
-            let Some(detector_id) = aws.detector_id(admin, region).await? else {
-                return Ok(RegionSets::default());
-            };
-            let client = aws.guardduty(admin, region);
-            read_list_sets(&client, &detector_id, &format!("{admin}/{region}")).await
-        }
-    }))
-    .await;
-    for (region, read) in context.discovery.regions.iter().zip(reads) {
-        state.regions.insert(region.clone(), read?);
-    }
+    state.regions = crate::kinds::each_region(context, |region| async move {
+        let Some(detector_id) = aws.detector_id(admin, region).await? else {
+            return Ok(RegionSets::default());
+        };
+        let client = aws.guardduty(admin, region);
+        read_list_sets(&client, &detector_id, &format!("{admin}/{region}")).await
+    })
+    .await?;
     state.storage_location = section
         .storage
         .clone()

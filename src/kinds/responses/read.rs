@@ -41,21 +41,9 @@ pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
         context.discovery.delegated_admin.as_str(),
     );
     let names: Vec<String> = responses.iter().map(|r| r.name.clone()).collect();
-    let permits = tokio::sync::Semaphore::new(context.parallelism.max(1));
     let wiring = async {
-        let reads =
-            futures_util::future::join_all(context.discovery.regions.iter().map(|region| {
-                let permits = &permits;
-                async move {
-                    let _permit = permits.acquire().await;
-                    observe_region(aws, admin, region).await
-                }
-            }))
-            .await;
-        let mut regions = BTreeMap::new();
-        for (region, read) in context.discovery.regions.iter().zip(reads) {
-            regions.insert(region.clone(), read?);
-        }
+        let regions =
+            crate::kinds::each_region(context, |region| observe_region(aws, admin, region)).await?;
         Ok::<_, AwsError>((regions, observe_roles(aws, admin).await?))
     };
     match wiring.await {
