@@ -84,6 +84,21 @@ def _install_backend_lookup_fast_path() -> None:
     BackendDict.reset = classmethod(reset)  # type: ignore[method-assign,assignment]
 
 
+def _install_shared_botocore_loader() -> None:
+    """moto loads a service's botocore model on first use with a new botocore Loader each time,
+    and a new Loader lists every service directory of botocore's data again (about 600
+    directories, each stat'ed: seconds on a slow disk, paid again by every thread that misses
+    moto's cache at once). One Loader for the process lists them once."""
+    import moto.core.utils as core_utils
+
+    loader = core_utils.create_loader()
+
+    def create_loader(*_args: Any, **_kwargs: Any) -> Any:
+        return loader
+
+    core_utils.create_loader = create_loader  # type: ignore[assignment]
+
+
 def _install_request_overhead_cuts() -> None:
     """Two per-request costs in moto that grow with the response, not the work: the list of a
     response class's methods is recomputed with inspect.getmembers on every request (cached per
@@ -219,6 +234,7 @@ def install() -> None:
     _install_module_cache()
     _install_backend_lookup_fast_path()
     _install_request_overhead_cuts()
+    _install_shared_botocore_loader()
     _install_account_lookup_cache()
     _install_organizations_hooks()
     guardduty_ext.install()
