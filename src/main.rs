@@ -104,10 +104,15 @@ enum Command {
     /// Print the Athena table (and example queries) over findings archived by the
     /// `archive-findings` bundle.
     AthenaDdl {
-        /// The archive bucket (default: the `archive-findings` response's BUCKET).
+        /// Where the findings come from: `export` (GuardDuty's export, the manifest's
+        /// `export:`) or `archive` (the `archive-findings` response); default: the export when
+        /// the manifest has one.
+        #[arg(long, value_parser = ["export", "archive"])]
+        source: Option<String>,
+        /// The bucket (default: from the manifest, see --source).
         #[arg(long)]
         bucket: Option<String>,
-        /// The key prefix (default: its PREFIX).
+        /// The key prefix (default: from the manifest).
         #[arg(long)]
         prefix: Option<String>,
         /// Accounts whose findings are archived, comma-separated (partition projection).
@@ -295,11 +300,12 @@ fn main() -> ExitCode {
         Command::Validate => commands::validate(&global),
         Command::Schema => commands::schema(),
         Command::AthenaDdl {
+            source,
             bucket,
             prefix,
             accounts,
             regions,
-        } => commands::athena_ddl(&global, bucket, prefix, accounts, regions),
+        } => commands::athena_ddl(&global, source, bucket, prefix, accounts, regions),
         Command::Show { file, json } => commands::show(&global, &file, json),
         Command::Plan {
             out,

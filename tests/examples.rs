@@ -6,7 +6,7 @@ mod common;
 
 use common::{Emulator, root};
 
-/// Ids that differ from run to run (detectors, sets) and digests.
+/// Ids that differ from run to run (detectors, sets, KMS keys) and digests.
 fn filters() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"sha256:[0-9a-f]{64}", "[sha256]"),
@@ -15,10 +15,14 @@ fn filters() -> Vec<(&'static str, &'static str)> {
             r#""guardform_version": "[version]""#,
         ),
         (r"\b[0-9a-f]{32}\b", "[id]"),
+        (
+            r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "[uuid]",
+        ),
     ]
 }
 
-/// The manifest with every section after `detector:` removed (filters, lists, storage, responses).
+/// The manifest with every section after `detector:` removed (filters, export, lists, storage, responses).
 fn core_only(text: &str) -> String {
     let mut kept = Vec::new();
     let mut skipping = false;
@@ -26,7 +30,10 @@ fn core_only(text: &str) -> String {
         let top = !line.starts_with(' ') && !line.starts_with('#') && line.contains(':');
         if top {
             let key = line.split(':').next().unwrap_or_default();
-            skipping = matches!(key, "filters" | "ip_lists" | "storage" | "responses");
+            skipping = matches!(
+                key,
+                "filters" | "export" | "ip_lists" | "storage" | "responses"
+            );
         }
         if !skipping {
             kept.push(line);

@@ -124,11 +124,13 @@ pub fn validate(global: &GlobalOptions) -> Result<ExitStatus, CommandError> {
     Ok(ExitStatus::Success)
 }
 
-/// `guardform athena-ddl`: the Athena table over archived findings and example queries. The
-/// bucket and prefix come from the options, else from the manifest's `archive-findings`
-/// response.
+/// `guardform athena-ddl`: the Athena table over exported or archived findings and example
+/// queries. The bucket and prefix come from the options, else from the manifest: its `export:`
+/// (GuardDuty's own export) or its `archive-findings` response (`--source` picks; by default
+/// the export when there is one). Both write the same layout.
 pub fn athena_ddl(
     global: &GlobalOptions,
+    source: Option<String>,
     bucket: Option<String>,
     prefix: Option<String>,
     accounts: Option<String>,
@@ -136,6 +138,14 @@ pub fn athena_ddl(
 ) -> Result<ExitStatus, CommandError> {
     let from_manifest = || -> Option<(String, String)> {
         let loaded = manifest::load(&global.manifest, global.color, &kinds::sections()).ok()?;
+        let export = kinds::export::section::of(&loaded.manifest)
+            .map(|e| (e.bucket.clone(), e.prefix.clone()));
+        if source.as_deref() != Some("archive") && export.is_some() {
+            return export;
+        }
+        if source.as_deref() == Some("export") {
+            return None;
+        }
         responses::section::of(&loaded.manifest)
             .iter()
             .find_map(|r| match &r.action {
@@ -156,7 +166,7 @@ pub fn athena_ddl(
             Some((bucket, from)) => (bucket, prefix.unwrap_or(from)),
             None => {
                 return Err(CommandError::Refused(
-                    "no bucket: pass --bucket, or run it where the manifest has an `archive-findings` response with env BUCKET".to_string(),
+                    "no bucket: pass --bucket, or run it where the manifest has `export:` or an `archive-findings` response with env BUCKET".to_string(),
                 ));
             }
         },

@@ -597,6 +597,14 @@ impl Aws {
         aws_sdk_sqs::Client::from_conf(config)
     }
 
+    /// A KMS client acting in `account`, in `region`.
+    pub fn kms(&self, account: &str, region: &str) -> aws_sdk_kms::Client {
+        let config = aws_sdk_kms::config::Builder::from(&self.config_for("kms", account, region))
+            .interceptor(StatsInterceptor(self.stats.clone()))
+            .build();
+        aws_sdk_kms::Client::from_conf(config)
+    }
+
     /// An IAM client acting in `account` (IAM is global: home Region).
     pub fn iam(&self, account: &str) -> aws_sdk_iam::Client {
         let config = aws_sdk_iam::config::Builder::from(&self.config_for(

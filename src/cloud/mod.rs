@@ -4,3 +4,4 @@ pub mod aws;
 pub mod cap;
 pub mod discover;
 pub mod http;
+pub mod s3;

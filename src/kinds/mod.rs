@@ -5,6 +5,7 @@
 //! To add a kind: make a folder beside these with a type implementing
 //! [`Kind<Context>`](crate::engine::Kind), and add it to [`registry`].
 
+pub mod export;
 pub mod filters;
 pub mod guardduty;
 pub mod ip_lists;
@@ -40,10 +41,11 @@ pub struct Context {
 }
 
 /// Every kind's manifest section, in the order their problems are looked for.
-pub fn sections() -> [&'static dyn Section; 4] {
+pub fn sections() -> [&'static dyn Section; 5] {
     [
         &guardduty::section::DetectorSection,
         &filters::section::FiltersSection,
+        &export::section::ExportSection,
         &ip_lists::section::IpListsSectionReader,
         &responses::section::ResponsesSection,
     ]
@@ -65,6 +67,7 @@ pub fn registry() -> Registry<Context> {
     Registry::new(vec![
         Box::new(guardduty::GuardDuty),
         Box::new(filters::Filters),
+        Box::new(export::Export),
         Box::new(ip_lists::IpLists),
         Box::new(responses::Responses),
     ])
@@ -151,6 +154,24 @@ where
         out.insert(region.clone(), answer?);
     }
     Ok(out)
+}
+
+/// `value` with every object's keys sorted (AWS answers documents in its own order): what
+/// plans compare and show.
+pub fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
 }
 
 /// A JSON string value.

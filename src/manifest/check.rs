@@ -31,7 +31,13 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
 ];
 
 /// Sections a later guardform version will add; named so the error can say so.
-const FUTURE_SECTIONS: &[&str] = &["export", "publishing_destination"];
+/// Top-level keys people write for a section guardform names otherwise.
+const OTHER_NAMES: &[(&str, &str)] = &[
+    ("publishing_destination", "export"),
+    ("findings_export", "export"),
+    ("suppression_filters", "filters"),
+    ("suppression_rules", "filters"),
+];
 
 /// Checks manifest text from `folder` with the kinds' `sections`. Returns the manifest when it
 /// could be built (possibly with warnings) and every diagnostic found.
@@ -182,10 +188,10 @@ impl Checker {
                         "never put the API key in the manifest: keep it in an environment variable (a CI secret) and name the variable with `api_key_env`",
                     );
                 }
-                if section.is_empty() && FUTURE_SECTIONS.contains(&name) {
-                    diagnostic = diagnostic.hint(format!(
-                        "`{name}` is not supported by this version of guardform yet"
-                    ));
+                if section.is_empty()
+                    && let Some((_, ours)) = OTHER_NAMES.iter().find(|(other, _)| *other == name)
+                {
+                    diagnostic = diagnostic.hint(format!("guardform calls this section `{ours}`"));
                 }
                 self.error(diagnostic);
                 continue;

@@ -18,23 +18,6 @@ pub fn address(admin: &str, region: &str, name: &str) -> String {
     format!("{TYPE}[{admin}/{region}/{name}]")
 }
 
-/// `value` with every object's keys in sorted order (GuardDuty answers in its own order).
-fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), canonical(&map[k])))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
-}
-
 /// The attributes guardform compares (the rank is compared by position, see [`plan`]).
 fn attributes(description: &str, action: &str, criteria: &Value) -> Attributes {
     Attributes::from([
@@ -42,7 +25,7 @@ fn attributes(description: &str, action: &str, criteria: &Value) -> Attributes {
         ("action".to_string(), string(action)),
         (
             "criteria".to_string(),
-            string(serde_json::to_string(&canonical(criteria)).unwrap_or_default()),
+            string(serde_json::to_string(&crate::kinds::canonical(criteria)).unwrap_or_default()),
         ),
     ])
 }

@@ -67,34 +67,16 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
     let bucket = change.inputs.get("bucket").cloned().unwrap_or_default();
     let s3 = aws.s3(admin, &change.region);
     if change.action == Action::Create {
-        let mut create = s3.create_bucket().bucket(&bucket);
-        if change.region != "us-east-1" {
-            create = create.create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                        change.region.as_str(),
-                    ))
-                    .build(),
-            );
-        }
-        create.send().await.map_err(|e| {
-            AwsError::new(
-                format!("creating bucket {bucket} in {admin}/{}", change.region),
-                e,
-            )
-        })?;
+        crate::cloud::s3::create_bucket(&s3, &bucket, &change.region)
+            .await
+            .map_err(|e| {
+                AwsError::new(
+                    format!("creating bucket {bucket} in {admin}/{}", change.region),
+                    e,
+                )
+            })?;
     }
-    s3.put_public_access_block()
-        .bucket(&bucket)
-        .public_access_block_configuration(
-            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
+    crate::cloud::s3::block_public_access(&s3, &bucket)
         .await
         .map_err(|e| AwsError::new(format!("blocking public access to bucket {bucket}"), e))?;
     let rule = aws_sdk_s3::types::ServerSideEncryptionRule::builder()

@@ -1,0 +1,48 @@
+//! S3 calls more than one kind makes the same way.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::create_bucket::CreateBucketError;
+use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockError;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+};
+
+type Failed<E> = SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
+
+/// Creates `bucket` in `region` (us-east-1 takes no location constraint).
+pub async fn create_bucket(
+    s3: &Client,
+    bucket: &str,
+    region: &str,
+) -> Result<(), Failed<CreateBucketError>> {
+    let mut create = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    create.send().await.map(|_| ())
+}
+
+/// Blocks every kind of public access to `bucket`.
+pub async fn block_public_access(
+    s3: &Client,
+    bucket: &str,
+) -> Result<(), Failed<PutPublicAccessBlockError>> {
+    s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+}
