@@ -66,6 +66,9 @@ enum Command {
         /// Exit 0 with no changes, 2 with changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Say which profile ACCOUNT gets and why (repeatable), on stderr.
+        #[arg(long, value_name = "ACCOUNT")]
+        explain: Vec<String>,
         /// Regions read (and changes applied) at once.
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
@@ -311,6 +314,7 @@ fn main() -> ExitCode {
             out,
             json,
             detailed_exitcode,
+            explain,
             ..
         } => runtime().and_then(|rt| {
             rt.block_on(commands::plan(
@@ -318,6 +322,7 @@ fn main() -> ExitCode {
                 &PlanOptions {
                     out,
                     json,
+                    explain,
                     detailed_exitcode,
                 },
             ))

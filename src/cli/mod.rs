@@ -304,6 +304,58 @@ pub struct PlanOptions {
     pub out: Option<PathBuf>,
     pub json: bool,
     pub detailed_exitcode: bool,
+    /// Accounts whose profile the plan explains.
+    pub explain: Vec<String>,
+}
+
+/// Which profile `account` got and why, for `plan --explain` (on stderr, beside the plan).
+fn explain(context: &Context, account: &str) -> String {
+    let discovery = &context.discovery;
+    let Some(found) = discovery
+        .organization
+        .accounts
+        .iter()
+        .find(|a| a.id == account)
+    else {
+        return format!("{account}: not an account of the organization");
+    };
+    if account == discovery.delegated_admin {
+        return format!(
+            "{account}: the delegated administrator, whose detector has the default profile (`detector:`)"
+        );
+    }
+    if !discovery.members.contains(account) {
+        return format!("{account}: not targeted by `accounts:`, so no profile applies");
+    }
+    let profiles = kinds::guardduty::profiles::of(&context.manifest);
+    match kinds::guardduty::profiles::choose(profiles, found) {
+        Ok(choice) => {
+            let name = choice
+                .profile
+                .map(|p| format!("profile `{p}`"))
+                .unwrap_or_else(|| "the default profile".into());
+            let left_out = choice
+                .profile
+                .and_then(|p| profiles.profiles.get(p))
+                .map(|p| p.exclude_regions.clone())
+                .unwrap_or_default();
+            let regions = if left_out.is_empty() {
+                String::new()
+            } else {
+                format!("; left out in {}", left_out.join(", "))
+            };
+            format!(
+                "{account} (OU {}): {name}, {}{regions}",
+                if found.ou_path.is_empty() {
+                    "root".to_string()
+                } else {
+                    found.ou_path.join("/")
+                },
+                choice.why
+            )
+        }
+        Err(conflict) => format!("{account}: {conflict}"),
+    }
 }
 
 /// `guardform plan`.
@@ -314,6 +366,9 @@ pub async fn plan(
     let loaded = load_manifest(global)?;
     let world = read_world(global, &loaded).await?;
     let plan = make_plan(&loaded, &world)?;
+    for account in &options.explain {
+        say(global, &explain(&world.context, account));
+    }
     if options.json {
         out(&(render::json(&plan) + "\n"));
     } else {

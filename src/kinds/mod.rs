@@ -41,9 +41,10 @@ pub struct Context {
 }
 
 /// Every kind's manifest section, in the order their problems are looked for.
-pub fn sections() -> [&'static dyn Section; 5] {
+pub fn sections() -> [&'static dyn Section; 6] {
     [
         &guardduty::section::DetectorSection,
+        &guardduty::profiles::ProfilesSection,
         &filters::section::FiltersSection,
         &export::section::ExportSection,
         &ip_lists::section::IpListsSectionReader,
@@ -310,6 +311,9 @@ mod tests {
         for part in path.split('.').filter(|p| !p.is_empty()) {
             node = if part == "*" && node.get("items").is_some() {
                 &node["items"]
+            } else if part == "*" && node["additionalProperties"].is_object() {
+                // A mapping of names the user chooses (profiles): its values' schema.
+                &node["additionalProperties"]
             } else if part == "*" && node["properties"].get("RUNTIME_MONITORING").is_some() {
                 &node["properties"]["RUNTIME_MONITORING"]["oneOf"][1]
             } else if part == "*" {

@@ -83,6 +83,7 @@ pub fn check(
         diagnostics: Vec::new(),
         known,
         folder: folder.to_path_buf(),
+        needs: Default::default(),
     };
     let manifest = checker.manifest(&root, sections);
     (manifest, checker.diagnostics)
@@ -97,6 +98,8 @@ pub struct Checker {
     known: Vec<(&'static str, Vec<&'static str>)>,
     /// The manifest's folder (for what lies beside it, such as local bundles).
     folder: std::path::PathBuf,
+    /// What sections need discovery to read (they add to it while checking).
+    pub needs: super::SectionNeeds,
 }
 
 /// The entries of a checked mapping, by key.
@@ -413,6 +416,7 @@ impl Checker {
                 None => ok = false,
             }
         }
+        values.1 = std::mem::take(&mut self.needs);
         let manifest = Manifest {
             version: version?,
             organization: organization?,

@@ -34,11 +34,23 @@ pub struct Manifest {
 /// A section's value, as its kind's checker built it.
 pub type SectionValue = Arc<dyn Any + Send + Sync>;
 
-/// Every section's value, by section name.
+/// Every section's value, by section name, and what discovery must read for them.
 #[derive(Clone, Default)]
-pub struct Sections(BTreeMap<&'static str, SectionValue>);
+pub struct Sections(BTreeMap<&'static str, SectionValue>, SectionNeeds);
+
+/// What sections need discovery to read beyond the core's account selectors.
+#[derive(Clone, Default, Debug, PartialEq)]
+pub struct SectionNeeds {
+    /// OUs (ids or name paths) sections select accounts by: the OU tree must be read.
+    pub ous: Vec<String>,
+}
 
 impl Sections {
+    /// What the sections need discovery to read.
+    pub fn needs(&self) -> &SectionNeeds {
+        &self.1
+    }
+
     /// Keeps `value` as the section `name`.
     pub fn insert(&mut self, name: &'static str, value: SectionValue) {
         self.0.insert(name, value);

@@ -12,6 +12,7 @@ use crate::cloud::aws::{Aws, AwsError};
 use crate::cloud::discover::Discovery;
 use crate::engine::outcome::Outcome;
 use crate::engine::plan::{Action, Attributes, Change, Shared};
+use crate::kinds::guardduty::profiles::Profiles;
 use crate::kinds::guardduty::section::DetectorSettings;
 use crate::kinds::{change, string};
 use aws_sdk_guardduty::types::AccountDetail;
@@ -40,28 +41,62 @@ pub fn desired(settings: &DetectorSettings) -> Attributes {
     attributes
 }
 
+/// What each targeted member should have: the default settings, and the profile of each
+/// account that has another (see `profiles`).
+pub struct MemberTargets<'a> {
+    pub base: &'a DetectorSettings,
+    pub profiles: &'a Profiles,
+    /// Accounts whose profile is not the default, with their profile's name.
+    pub chosen: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> MemberTargets<'a> {
+    /// Everyone on the default settings.
+    pub fn uniform(base: &'a DetectorSettings, profiles: &'a Profiles) -> Self {
+        MemberTargets {
+            base,
+            profiles,
+            chosen: BTreeMap::new(),
+        }
+    }
+}
+
 /// Members to add, update and remove in one Region; notes on members left alone.
 pub fn plan(
-    settings: &DetectorSettings,
+    targets: &MemberTargets<'_>,
     discovery: &Discovery,
     region: &str,
     state: &RegionState,
     changes: &mut Vec<Change>,
     notes: &mut Vec<String>,
 ) {
-    let desired = desired(settings);
-    let shared = Shared::from(desired.clone());
     let emails: BTreeMap<&str, &str> = discovery
         .organization
         .accounts
         .iter()
         .map(|a| (a.id.as_str(), a.email.as_str()))
         .collect();
-    // Members share their feature maps (a few distinct sets among thousands of members), so
-    // each distinct (features, relationship, unreadable) is compared once per Region.
+    // One desired map per profile, held once; members share their feature maps too (a few
+    // distinct sets among thousands of members), so each distinct (profile, features,
+    // relationship, unreadable) is compared once per Region.
+    let mut desired: HashMap<Option<&str>, Option<(Attributes, Shared)>> = HashMap::new();
     let mut compared = HashMap::new();
+    let mut left_out: BTreeMap<&str, usize> = BTreeMap::new();
     for account in &discovery.members {
         let email = emails.get(account.as_str()).copied();
+        let profile = targets.chosen.get(account.as_str()).copied();
+        let wanted = desired.entry(profile).or_insert_with(|| match profile {
+            None => Some(desired_pair(targets.base)),
+            Some(name) => {
+                let profile = targets.profiles.profiles.get(name)?;
+                (!profile.exclude_regions.iter().any(|r| r == region))
+                    .then(|| desired_pair(&super::profiles::settings(targets.base, profile)))
+            }
+        });
+        let Some((wanted, shared)) = wanted else {
+            *left_out.entry(profile.unwrap_or_default()).or_default() += 1;
+            continue;
+        };
         match state.members.get(account) {
             None => {
                 let mut c = change(
@@ -79,13 +114,14 @@ pub fn plan(
             }
             Some(member) => {
                 let key = (
+                    profile,
                     member.features.as_ref().map(Arc::as_ptr),
                     member.relationship_status.as_str(),
                     member.unreadable.as_deref(),
                 );
                 let difference = compared
                     .entry(key)
-                    .or_insert_with(|| difference(member, &desired));
+                    .or_insert_with(|| difference(member, wanted));
                 if let Some((before, after, reason)) = difference {
                     let mut c = change(
                         TYPE,
@@ -105,7 +141,18 @@ pub fn plan(
             }
         }
     }
+    for (profile, count) in left_out {
+        notes.push(format!(
+            "{region}: {count} account(s) of profile `{profile}` are left out here (the profile excludes {region}); guardform neither enrolls nor changes them"
+        ));
+    }
     plan_removals(discovery, region, state, changes, notes);
+}
+
+fn desired_pair(settings: &DetectorSettings) -> (Attributes, Shared) {
+    let attributes = desired(settings);
+    let shared = Shared::from(attributes.clone());
+    (attributes, shared)
 }
 
 /// Members no longer targeted: removed (with `--allow-destroy`) when they are organization

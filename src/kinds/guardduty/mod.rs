@@ -7,6 +7,7 @@ pub mod features;
 pub mod member;
 pub mod org_config;
 pub mod organization_admin;
+pub mod profiles;
 pub mod read;
 pub mod section;
 pub mod service_role;
@@ -42,6 +43,7 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
             }
         }
     }
+    let targets = member_targets(manifest, discovery, &mut planned.conflicts);
     let empty = RegionState::default();
     for region in &discovery.regions {
         let state = state.regions.get(region).unwrap_or(&empty);
@@ -55,7 +57,7 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
             .flatten(),
         );
         member::plan(
-            section::of(manifest),
+            &targets,
             discovery,
             region,
             state,
@@ -64,6 +66,34 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
         );
     }
     planned
+}
+
+/// Each targeted member's profile; accounts two assignments name equally specifically go to
+/// `conflicts`.
+fn member_targets<'a>(
+    manifest: &'a Manifest,
+    discovery: &'a Discovery,
+    conflicts: &mut Vec<String>,
+) -> member::MemberTargets<'a> {
+    let profiles = profiles::of(manifest);
+    let mut targets = member::MemberTargets::uniform(section::of(manifest), profiles);
+    if profiles.assign.is_empty() {
+        return targets;
+    }
+    for account in &discovery.organization.accounts {
+        if !discovery.members.contains(&account.id) {
+            continue;
+        }
+        match profiles::choose(profiles, account) {
+            Ok(choice) => {
+                if let Some(profile) = choice.profile {
+                    targets.chosen.insert(account.id.as_str(), profile);
+                }
+            }
+            Err(conflict) => conflicts.push(conflict),
+        }
+    }
+    targets
 }
 
 impl Kind<Context> for GuardDuty {

@@ -66,26 +66,7 @@ impl Section for DetectorSection {
     }
 
     fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
-        let status = json!({"enum": ["enabled", "disabled"]});
-        let features: serde_json::Map<String, serde_json::Value> = catalog::FEATURES
-            .iter()
-            .map(|name| {
-                let additional: serde_json::Map<String, serde_json::Value> =
-                    catalog::additional_configurations(name)
-                        .iter()
-                        .map(|extra| (extra.to_string(), status.clone()))
-                        .collect();
-                let mut detailed = json!({
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["status"],
-                    "properties": {"status": status},
-                });
-                detailed["properties"]["additional"] =
-                    json!({"type": "object", "additionalProperties": false, "properties": additional});
-                (name.to_string(), json!({"oneOf": [status, detailed]}))
-            })
-            .collect();
+        let features = features_schema();
         let mut properties = serde_json::Map::new();
         properties.insert(
             NAME.into(),
@@ -94,13 +75,38 @@ impl Section for DetectorSection {
                 "additionalProperties": false,
                 "properties": {
                     "finding_publishing_frequency": {"enum": catalog::PUBLISHING_FREQUENCIES},
-                    "features": {"type": "object", "additionalProperties": false, "properties": features},
+                    "features": features,
                     "tags": schema::tags()
                 }
             }),
         );
         properties
     }
+}
+
+/// The JSON Schema of a `features:` mapping (of `detector:` or a profile).
+pub fn features_schema() -> serde_json::Value {
+    let status = json!({"enum": ["enabled", "disabled"]});
+    let features: serde_json::Map<String, serde_json::Value> = catalog::FEATURES
+        .iter()
+        .map(|name| {
+            let additional: serde_json::Map<String, serde_json::Value> =
+                catalog::additional_configurations(name)
+                    .iter()
+                    .map(|extra| (extra.to_string(), status.clone()))
+                    .collect();
+            let mut detailed = json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["status"],
+                "properties": {"status": status},
+            });
+            detailed["properties"]["additional"] =
+                json!({"type": "object", "additionalProperties": false, "properties": additional});
+            (name.to_string(), json!({"oneOf": [status, detailed]}))
+        })
+        .collect();
+    json!({"type": "object", "additionalProperties": false, "properties": features})
 }
 
 fn detector(checker: &mut Checker, node: &Node) -> Option<DetectorSettings> {
@@ -140,60 +146,75 @@ fn detector(checker: &mut Checker, node: &Node) -> Option<DetectorSettings> {
             ok = false;
         }
     }
-    if let Some(features) = entries.get("features") {
-        match &features.value {
-            Value::Mapping(pairs) => {
-                for (key, value) in pairs {
-                    let Some(name) = checker.string(key, "a feature name") else {
-                        ok = false;
-                        continue;
-                    };
-                    if !catalog::FEATURES.contains(&name.as_str()) {
-                        checker.error(
-                            Diagnostic::error(
-                                Some(key.position),
-                                format!("unknown GuardDuty feature `{name}`"),
-                            )
-                            .expected(format!("one of: {}", catalog::FEATURES.join(", ")))
-                            .suggest(&name, catalog::FEATURES.iter().copied()),
-                        );
-                        ok = false;
-                        continue;
-                    }
-                    match feature(checker, &name, value) {
-                        Some(setting) => {
-                            settings.features.insert(name, setting);
-                        }
-                        None => ok = false,
-                    }
-                }
-                let names: Vec<&str> = pairs.iter().filter_map(|(k, _)| k.as_scalar()).collect();
-                if names.contains(&"RUNTIME_MONITORING")
-                    && names.contains(&"EKS_RUNTIME_MONITORING")
-                {
-                    let position = pairs
-                        .iter()
-                        .find(|(k, _)| k.as_scalar() == Some("EKS_RUNTIME_MONITORING"))
-                        .map(|(k, _)| k.position);
+    if let Some(node) = entries.get("features") {
+        match features(checker, node, "detector.features", "`detector.features`") {
+            Some(found) => settings.features = found,
+            None => ok = false,
+        }
+    }
+    ok.then_some(settings)
+}
+
+/// A `features:` mapping (of `detector:` or a profile): feature names to `enabled`/`disabled`
+/// or `{ status, additional }`. `path` is its place in the known-keys table.
+pub fn features(
+    checker: &mut Checker,
+    node: &Node,
+    path: &str,
+    what: &str,
+) -> Option<BTreeMap<String, FeatureSetting>> {
+    let mut found = BTreeMap::new();
+    let mut ok = true;
+    match &node.value {
+        Value::Mapping(pairs) => {
+            for (key, value) in pairs {
+                let Some(name) = checker.string(key, "a feature name") else {
+                    ok = false;
+                    continue;
+                };
+                if !catalog::FEATURES.contains(&name.as_str()) {
                     checker.error(
-                        Diagnostic::error(position, "EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be configured")
-                            .hint("GuardDuty rejects both in one request; RUNTIME_MONITORING covers EKS: move its settings there and remove EKS_RUNTIME_MONITORING"),
+                        Diagnostic::error(
+                            Some(key.position),
+                            format!("unknown GuardDuty feature `{name}`"),
+                        )
+                        .expected(format!("one of: {}", catalog::FEATURES.join(", ")))
+                        .suggest(&name, catalog::FEATURES.iter().copied()),
                     );
                     ok = false;
+                    continue;
+                }
+                match feature(checker, &name, value, &format!("{path}.*")) {
+                    Some(setting) => {
+                        found.insert(name, setting);
+                    }
+                    None => ok = false,
                 }
             }
-            _ if features.is_null() => {}
-            _ => {
-                checker.type_error(
-                    features,
-                    "`detector.features`",
-                    "a mapping of feature names to `enabled`/`disabled`",
+            let names: Vec<&str> = pairs.iter().filter_map(|(k, _)| k.as_scalar()).collect();
+            if names.contains(&"RUNTIME_MONITORING") && names.contains(&"EKS_RUNTIME_MONITORING") {
+                let position = pairs
+                    .iter()
+                    .find(|(k, _)| k.as_scalar() == Some("EKS_RUNTIME_MONITORING"))
+                    .map(|(k, _)| k.position);
+                checker.error(
+                    Diagnostic::error(position, "EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be configured")
+                        .hint("GuardDuty rejects both in one request; RUNTIME_MONITORING covers EKS: move its settings there and remove EKS_RUNTIME_MONITORING"),
                 );
                 ok = false;
             }
         }
+        _ if node.is_null() => {}
+        _ => {
+            checker.type_error(
+                node,
+                what,
+                "a mapping of feature names to `enabled`/`disabled`",
+            );
+            ok = false;
+        }
     }
-    ok.then_some(settings)
+    ok.then_some(found)
 }
 
 fn status(checker: &mut Checker, node: &Node, what: &str) -> Option<bool> {
@@ -225,7 +246,7 @@ fn status(checker: &mut Checker, node: &Node, what: &str) -> Option<bool> {
     }
 }
 
-fn feature(checker: &mut Checker, name: &str, node: &Node) -> Option<FeatureSetting> {
+fn feature(checker: &mut Checker, name: &str, node: &Node, path: &str) -> Option<FeatureSetting> {
     let what = format!("feature `{name}`");
     if !matches!(node.value, Value::Mapping(_)) {
         return status(checker, node, &what).map(|enabled| FeatureSetting {
@@ -233,7 +254,7 @@ fn feature(checker: &mut Checker, name: &str, node: &Node) -> Option<FeatureSett
             additional: BTreeMap::new(),
         });
     }
-    let entries = checker.mapping(node, "detector.features.*", &what)?;
+    let entries = checker.mapping(node, path, &what)?;
     let enabled = checker
         .required(
             &entries,

@@ -1,0 +1,204 @@
+//! Protection profiles end to end against the emulator: accounts get the features of the
+//! profile assigned to them (account over OU over parent OU), profiles leave Regions out,
+//! `plan --explain` says why, equally specific assignments are refused, and a no-op plan with
+//! profiles still reads two calls per 50 accounts per Region.
+
+mod common;
+
+use common::Emulator;
+use serde_json::Value;
+use std::path::Path;
+
+const PY: &str = r#"
+import boto3, os, json
+E = os.environ["ENDPOINT"]
+def client(service, account="222222222222", region="eu-west-1"):
+    sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
+    creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    return boto3.client(service, endpoint_url=E, region_name=region, **creds)
+def features(accounts, region):
+    g = client("guardduty", region=region)
+    d = g.list_detectors()["DetectorIds"][0]
+    out = {}
+    for m in g.get_member_detectors(DetectorId=d, AccountIds=accounts)["MemberDataSourceConfigurations"]:
+        out[m["AccountId"]] = {f["Name"]: f["Status"] for f in m.get("Features", [])}
+    return out
+def members(region):
+    g = client("guardduty", region=region)
+    d = g.list_detectors()["DetectorIds"][0]
+    return sorted(m["AccountId"] for m in g.list_members(DetectorId=d, OnlyAssociated="false")["Members"])
+"#;
+
+const HEAD: &str = r#"version: 1
+organization: { delegated_admin: "222222222222", auto_enable: NONE }
+accounts: { include: { ous: [Workloads] } }
+regions: { include: [eu-west-1, us-east-1] }
+detector:
+  features: { S3_DATA_EVENTS: enabled, EKS_AUDIT_LOGS: enabled, EBS_MALWARE_PROTECTION: enabled }
+profiles:
+  sandbox:
+    features: { S3_DATA_EVENTS: disabled, EBS_MALWARE_PROTECTION: disabled }
+    regions: { exclude: [us-east-1] }
+  prod:
+    features: { RUNTIME_MONITORING: { status: enabled, additional: { EKS_ADDON_MANAGEMENT: enabled } } }
+assign:
+  - { profile: prod, ous: [Workloads] }
+  - { profile: sandbox, ous: [Workloads/Dev] }
+  - { profile: sandbox, accounts: ["400000000003"] }
+"#;
+
+fn python(emulator: &Emulator, code: &str) -> Value {
+    let out = emulator.boto3(&format!("{PY}\n{code}"));
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn write(dir: &Path, text: &str) {
+    std::fs::write(dir.join("guardform.yaml"), text).unwrap();
+}
+
+#[test]
+fn accounts_get_their_profile_and_the_most_specific_assignment_wins() {
+    let emulator = Emulator::start();
+    let seed = emulator.seed(&["--accounts", "6"]);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), HEAD);
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    let plan = emulator.guardform(
+        dir.path(),
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--explain",
+            "400000000003",
+            "--explain",
+            "400000000001",
+        ],
+    );
+    plan.expect_code(0);
+    assert!(
+        plan.stderr.contains("400000000003 (OU Workloads/Prod): profile `sandbox`, assigned by account 400000000003 (`assign:` entry at line 16), more specific than the other entries that match it; left out in us-east-1"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("400000000001 (OU Workloads/Prod): profile `prod`, assigned by OU `Workloads` (`assign:` entry at line 14)"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stdout
+            .contains("us-east-1: 3 account(s) of profile `sandbox` are left out here"),
+        "{}",
+        plan.stdout
+    );
+
+    let found = python(
+        &emulator,
+        "print(json.dumps(features(['400000000001', '400000000002', '400000000003'], 'eu-west-1')))",
+    );
+    // Prod by its parent OU: the default features plus Runtime Monitoring.
+    assert_eq!(
+        found["400000000001"]["S3_DATA_EVENTS"], "ENABLED",
+        "{found}"
+    );
+    assert_eq!(
+        found["400000000001"]["RUNTIME_MONITORING"], "ENABLED",
+        "{found}"
+    );
+    // Dev by the deeper OU, and a Prod account by its id: the sandbox set.
+    for sandbox in ["400000000002", "400000000003"] {
+        assert_eq!(found[sandbox]["S3_DATA_EVENTS"], "DISABLED", "{found}");
+        assert_eq!(
+            found[sandbox]["EBS_MALWARE_PROTECTION"], "DISABLED",
+            "{found}"
+        );
+        assert_eq!(found[sandbox]["EKS_AUDIT_LOGS"], "ENABLED", "{found}");
+    }
+    // The sandbox profile leaves us-east-1 out: only the prod accounts are members there.
+    let members = python(&emulator, "print(json.dumps(members('us-east-1')))");
+    assert_eq!(members, serde_json::json!(["400000000001"]));
+
+    // The same OU by id and by name path for two profiles: refused, naming both entries.
+    let dev_id = seed["ous"]["Workloads/Dev"].as_str().unwrap();
+    write(
+        dir.path(),
+        &format!("{HEAD}  - {{ profile: prod, ous: [\"{dev_id}\"] }}\n"),
+    );
+    let refused = emulator.guardform(dir.path(), &["plan"]);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "is assigned two profiles equally specifically: `sandbox` by OU `Workloads/Dev` (line 15) and `prod` by OU `{dev_id}` (line 17)"
+        )),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn overlapping_assignments_are_refused_offline_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &format!(
+            "{HEAD}  - {{ profile: prod, accounts: [\"400000000003\"] }}\n  - {{ profile: sandbx, ous: [Workloads/Dev] }}\n"
+        ),
+    );
+    let run = common::run_guardform(dir.path(), &["validate"], &[]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("account 400000000003 is already assigned profile `sandbox` (line 16)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no profile `sandbx` in `profiles:`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `sandbox`?"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_no_op_plan_with_three_profiles_reads_two_calls_per_50_accounts_per_region() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "300"]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = r#"version: 1
+organization: { delegated_admin: "222222222222" }
+accounts: { include: { all: true } }
+regions: { include: [eu-west-1, us-east-1] }
+detector:
+  features: { S3_DATA_EVENTS: enabled }
+profiles:
+  prod: { features: { EKS_AUDIT_LOGS: enabled } }
+  dev: { features: { S3_DATA_EVENTS: disabled } }
+  security: { features: { RDS_LOGIN_EVENTS: enabled } }
+assign:
+  - { profile: prod, ous: [Workloads/Prod] }
+  - { profile: dev, ous: [Workloads/Dev] }
+  - { profile: security, ous: [Security] }
+"#;
+    write(dir.path(), manifest);
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    let plan = emulator.guardform(dir.path(), &["plan", "--detailed-exitcode", "--stats"]);
+    plan.expect_code(0);
+    let calls = common::stats(&plan.stderr);
+    // 299 members (the administrator is not one): 6 pages of 50 per Region, 2 Regions.
+    assert_eq!(calls.get("GuardDuty.ListMembers"), Some(&12), "{calls:?}");
+    assert_eq!(
+        calls.get("GuardDuty.GetMemberDetectors"),
+        Some(&12),
+        "{calls:?}"
+    );
+}
