@@ -202,3 +202,72 @@ assign:
         "{calls:?}"
     );
 }
+
+#[test]
+fn per_feature_auto_enable_round_trips() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = r#"version: 1
+organization:
+  delegated_admin: "222222222222"
+  auto_enable:
+    default: NEW
+    S3_DATA_EVENTS: ALL
+    RUNTIME_MONITORING: { auto_enable: NEW, additional: { EKS_ADDON_MANAGEMENT: NONE } }
+    RDS_LOGIN_EVENTS: NONE
+accounts: { include: { all: true } }
+regions: { include: [eu-west-1] }
+detector:
+  features:
+    S3_DATA_EVENTS: enabled
+    RDS_LOGIN_EVENTS: enabled
+    RUNTIME_MONITORING: { status: enabled, additional: { EKS_ADDON_MANAGEMENT: enabled, EC2_AGENT_MANAGEMENT: enabled } }
+"#;
+    write(dir.path(), manifest);
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    emulator
+        .guardform(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+    let config = python(
+        &emulator,
+        "g = client('guardduty')\nd = g.list_detectors()['DetectorIds'][0]\n\
+c = g.describe_organization_configuration(DetectorId=d)\n\
+out = {'members': c['AutoEnableOrganizationMembers']}\n\
+for f in c['Features']:\n    out[f['Name']] = f['AutoEnable']\n    for a in f.get('AdditionalConfiguration', []):\n        out[f['Name'] + '.' + a['Name']] = a['AutoEnable']\n\
+print(json.dumps(out))",
+    );
+    assert_eq!(config["members"], "NEW", "{config}");
+    assert_eq!(config["S3_DATA_EVENTS"], "ALL", "{config}");
+    assert_eq!(config["RDS_LOGIN_EVENTS"], "NONE", "{config}");
+    assert_eq!(config["RUNTIME_MONITORING"], "NEW", "{config}");
+    assert_eq!(
+        config["RUNTIME_MONITORING.EKS_ADDON_MANAGEMENT"], "NONE",
+        "{config}"
+    );
+    assert_eq!(
+        config["RUNTIME_MONITORING.EC2_AGENT_MANAGEMENT"], "NEW",
+        "{config}"
+    );
+
+    // A typo in a feature name is refused with a suggestion.
+    write(
+        dir.path(),
+        &manifest.replace("RDS_LOGIN_EVENTS: NONE", "RDS_LOGIN_EVENT: NONE"),
+    );
+    let run = common::run_guardform(dir.path(), &["validate"], &[]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("unknown key `RDS_LOGIN_EVENT` in `organization.auto_enable`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `RDS_LOGIN_EVENTS`?"),
+        "{}",
+        run.stderr
+    );
+}

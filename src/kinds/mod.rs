@@ -307,8 +307,19 @@ mod tests {
     }
 
     fn keys_at<'a>(schema: &'a serde_json::Value, path: &str) -> Vec<&'a str> {
+        // Where a value may be a scalar or a mapping (`oneOf`), the mapping's schema.
+        fn mapping_of(node: &serde_json::Value) -> &serde_json::Value {
+            match node.get("oneOf").and_then(|o| o.as_array()) {
+                Some(alternatives) => alternatives
+                    .iter()
+                    .find(|a| a["type"] == "object")
+                    .unwrap_or(node),
+                None => node,
+            }
+        }
         let mut node = schema;
         for part in path.split('.').filter(|p| !p.is_empty()) {
+            node = mapping_of(node);
             node = if part == "*" && node.get("items").is_some() {
                 &node["items"]
             } else if part == "*" && node["additionalProperties"].is_object() {
@@ -328,6 +339,7 @@ mod tests {
                 &node["properties"][part]
             };
         }
+        node = mapping_of(node);
         let mut keys: Vec<&str> = node["properties"]
             .as_object()
             .unwrap()

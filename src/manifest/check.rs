@@ -24,6 +24,7 @@ pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "auto_enable",
         ],
     ),
+    ("organization.auto_enable.*", &["auto_enable", "additional"]),
     ("accounts", &["include", "exclude"]),
     ("accounts.include", &["all", "ids", "ous", "tags"]),
     ("accounts.exclude", &["ids", "ous", "tags"]),
@@ -492,9 +493,18 @@ impl Checker {
                 ),
             }
         }
-        let auto_enable = match entries.get("auto_enable") {
-            Some(node) => self.one_of(node, "`organization.auto_enable`", catalog::AUTO_ENABLE),
-            None => Some("NEW".to_string()),
+        let (auto_enable, auto_enable_features) = match entries.get("auto_enable") {
+            Some(node) if matches!(node.value, Value::Mapping(_)) => {
+                match self.auto_enable_per_feature(node) {
+                    Some((default, features)) => (Some(default), features),
+                    None => (None, BTreeMap::new()),
+                }
+            }
+            Some(node) => (
+                self.one_of(node, "`organization.auto_enable`", catalog::AUTO_ENABLE),
+                BTreeMap::new(),
+            ),
+            None => (Some("NEW".to_string()), BTreeMap::new()),
         };
         Some(OrganizationSettings {
             management_account: management_account.flatten(),
@@ -502,7 +512,127 @@ impl Checker {
             member_role: member_role?,
             account_roles,
             auto_enable: auto_enable?,
+            auto_enable_features,
         })
+    }
+
+    /// `auto_enable: { default: NEW, FEATURE: NONE, FEATURE: { auto_enable: NEW, additional:
+    /// { NAME: NONE } } }`: returns the default and the per-feature settings.
+    fn auto_enable_per_feature(
+        &mut self,
+        node: &Node,
+    ) -> Option<(String, BTreeMap<String, super::FeatureAutoEnable>)> {
+        let Value::Mapping(pairs) = &node.value else {
+            return None;
+        };
+        let what = "`organization.auto_enable`";
+        let mut default = None;
+        let mut features = BTreeMap::new();
+        let mut ok = true;
+        for (key, value) in pairs {
+            let Some(name) = self.string(key, "a feature name") else {
+                ok = false;
+                continue;
+            };
+            if name == "default" {
+                default = self.one_of(value, what, catalog::AUTO_ENABLE);
+                ok &= default.is_some();
+                continue;
+            }
+            if !catalog::FEATURES.contains(&name.as_str()) {
+                let mut known = vec!["default"];
+                known.extend_from_slice(catalog::FEATURES);
+                self.error(
+                    Diagnostic::error(
+                        Some(key.position),
+                        format!("unknown key `{name}` in {what}"),
+                    )
+                    .expected(format!(
+                        "`default` or a feature: {}",
+                        catalog::FEATURES.join(", ")
+                    ))
+                    .suggest(&name, known),
+                );
+                ok = false;
+                continue;
+            }
+            let feature_what = format!("the auto-enable of `{name}`");
+            let setting = if let Value::Mapping(_) = value.value {
+                let Some(entries) =
+                    self.mapping(value, "organization.auto_enable.*", &feature_what)
+                else {
+                    ok = false;
+                    continue;
+                };
+                let auto_enable = self
+                    .required(
+                        &entries,
+                        "auto_enable",
+                        &feature_what,
+                        "add `auto_enable: NEW`, `ALL` or `NONE`",
+                    )
+                    .and_then(|n| self.one_of(n, &feature_what, catalog::AUTO_ENABLE));
+                let mut additional = BTreeMap::new();
+                if let Some(extra) = entries.get("additional") {
+                    let allowed = catalog::additional_configurations(&name);
+                    for (config, key_node, value_node) in
+                        self.string_map(extra, "an additional configuration")
+                    {
+                        if !allowed.contains(&config.as_str()) {
+                            self.error(
+                                Diagnostic::error(
+                                    Some(key_node.position),
+                                    format!(
+                                        "unknown additional configuration `{config}` for `{name}`"
+                                    ),
+                                )
+                                .expected(format!("one of: {}", allowed.join(", ")))
+                                .suggest(&config, allowed.iter().copied()),
+                            );
+                            ok = false;
+                            continue;
+                        }
+                        match self.one_of(
+                            &value_node,
+                            &format!("`{name}.{config}`"),
+                            catalog::AUTO_ENABLE,
+                        ) {
+                            Some(v) => {
+                                additional.insert(config, v);
+                            }
+                            None => ok = false,
+                        }
+                    }
+                }
+                auto_enable.map(|auto_enable| super::FeatureAutoEnable {
+                    auto_enable,
+                    additional,
+                })
+            } else {
+                self.one_of(value, &feature_what, catalog::AUTO_ENABLE)
+                    .map(|auto_enable| super::FeatureAutoEnable {
+                        auto_enable,
+                        additional: BTreeMap::new(),
+                    })
+            };
+            match setting {
+                Some(setting) => {
+                    features.insert(name, setting);
+                }
+                None => ok = false,
+            }
+        }
+        if features.contains_key("RUNTIME_MONITORING")
+            && features.contains_key("EKS_RUNTIME_MONITORING")
+        {
+            self.error(
+                Diagnostic::error(Some(node.position), "EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be configured in `organization.auto_enable`")
+                    .hint("GuardDuty rejects both in one request; RUNTIME_MONITORING covers EKS"),
+            );
+            ok = false;
+        }
+        let default = default.unwrap_or_else(|| "NEW".to_string());
+        ok.then_some((default, features))
     }
 
     fn accounts(&mut self, node: &Node) -> Option<AccountSelection> {

@@ -92,8 +92,20 @@ pub struct OrganizationSettings {
     pub member_role: String,
     /// Per-account role ARN overrides.
     pub account_roles: BTreeMap<String, String>,
-    /// AWS `AutoEnableOrganizationMembers`: `NEW`, `ALL` or `NONE`.
+    /// AWS `AutoEnableOrganizationMembers`: `NEW`, `ALL` or `NONE` (`auto_enable:`, or its
+    /// `default:` in the per-feature form).
     pub auto_enable: String,
+    /// Per-feature auto-enable, where the manifest says (`auto_enable: { FEATURE: ... }`);
+    /// other features follow `detector:` (enabled: like `auto_enable`, disabled: `NONE`).
+    pub auto_enable_features: BTreeMap<String, FeatureAutoEnable>,
+}
+
+/// One feature's organization auto-enable: `NEW`, `ALL` or `NONE`, and its additional
+/// configurations' (those not named follow the feature's).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureAutoEnable {
+    pub auto_enable: String,
+    pub additional: BTreeMap<String, String>,
 }
 
 /// `accounts:`: which organization accounts are GuardDuty members.

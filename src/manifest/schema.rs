@@ -51,7 +51,26 @@ pub fn schema(sections: &[&dyn Section]) -> Value {
                     "delegated_admin": account_id,
                     "member_role": {"type": "string", "pattern": "^[A-Za-z0-9+=,.@_-]{1,64}$", "default": "OrganizationAccountAccessRole"},
                     "account_roles": {"type": "object", "propertyNames": {"pattern": "^[0-9]{12}$"}, "additionalProperties": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"}},
-                    "auto_enable": {"enum": catalog::AUTO_ENABLE, "default": "NEW"}
+                    "auto_enable": {"oneOf": [
+                        {"enum": catalog::AUTO_ENABLE, "default": "NEW"},
+                        {
+                            "type": "object",
+                            "description": "Per feature: `default` (AutoEnableOrganizationMembers) and FEATURE: NEW | ALL | NONE, or { auto_enable, additional: { NAME: NEW | ALL | NONE } }.",
+                            "properties": {"default": {"enum": catalog::AUTO_ENABLE}},
+                            "additionalProperties": {"oneOf": [
+                                {"enum": catalog::AUTO_ENABLE},
+                                {
+                                    "type": "object",
+                                    "additionalProperties": false,
+                                    "required": ["auto_enable"],
+                                    "properties": {
+                                        "auto_enable": {"enum": catalog::AUTO_ENABLE},
+                                        "additional": {"type": "object", "additionalProperties": {"enum": catalog::AUTO_ENABLE}}
+                                    }
+                                }
+                            ]}
+                        }
+                    ]}
                 }
             },
             "accounts": {

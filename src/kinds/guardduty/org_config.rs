@@ -34,6 +34,30 @@ pub fn desired(manifest: &Manifest) -> Attributes {
             "NONE".to_string()
         }
     });
+    // Per-feature settings (`auto_enable: { FEATURE: ... }`) win; a feature's additional
+    // configurations not named follow the feature's own value.
+    for (name, setting) in &manifest.organization.auto_enable_features {
+        let feature = format!("features.{name}");
+        let extras: Vec<String> = attributes
+            .keys()
+            .filter_map(|k| {
+                k.strip_prefix(&format!("{feature}.additional."))
+                    .map(str::to_string)
+            })
+            .chain(setting.additional.keys().cloned())
+            .collect();
+        for extra in extras {
+            let value = setting
+                .additional
+                .get(&extra)
+                .unwrap_or(&setting.auto_enable);
+            attributes.insert(
+                format!("{feature}.additional.{extra}"),
+                string(value.clone()),
+            );
+        }
+        attributes.insert(feature, string(setting.auto_enable.clone()));
+    }
     attributes.insert(
         "auto_enable_organization_members".into(),
         string(auto_enable),
