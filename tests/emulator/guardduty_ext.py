@@ -838,7 +838,17 @@ LIST_KINDS = {
     # kind: (id field, list field, quota per account and Region, display name)
     "ipset": ("ipSetId", "ipSetIds", 1, "IPSet"),
     "threatintelset": ("threatIntelSetId", "threatIntelSetIds", 6, "ThreatIntelSet"),
+    # Entity lists (user guide "Customizing threat detection with entity lists and IP address
+    # lists"): "you can add only one trusted entity list and one trusted IP address list per AWS
+    # account per Region"; "up to six threat entity lists and threat IP address lists".
+    "trustedentityset": ("trustedEntitySetId", "trustedEntitySetIds", 1, "TrustedEntitySet"),
+    "threatentityset": ("threatEntitySetId", "threatEntitySetIds", 6, "ThreatEntitySet"),
 }
+# IP address lists (names unique among them, TXT entries counted) and entity lists (names not
+# required to be unique -- the guide states uniqueness "for an IP address list" only -- contents
+# not parsed, the bucket owner checked on activation).
+IP_LIST_KINDS = ("ipset", "threatintelset")
+ENTITY_LIST_KINDS = ("trustedentityset", "threatentityset")
 LIST_MAX_ENTRIES = {"ipset": 2000, "threatintelset": 250000}
 LIST_MAX_BYTES = 35 * 1024 * 1024  # "The maximum size of the file ... is 35MB"
 # "Allowed characters are alphanumeric, whitespace, dash (-), and underscores (_)."
@@ -1004,6 +1014,7 @@ class ThreatList:
         self.expected_bucket_owner: str | None = body.get("expectedBucketOwner")
         self.client_token: str | None = body.get("clientToken")
         self.created_at = _now()
+        self.updated_at = self.created_at
         self.status = "INACTIVE"
         self.pending: str | None = None
         # What the last read of the object found (see /moto-api/guardform/lists).
@@ -1021,8 +1032,11 @@ class ThreatList:
         self.load_count += 1
         self.last_loaded_at = _now()
         bucket, key = _parse_list_location(self.location)
-        data, error = _read_s3_object(bucket, key, self.expected_bucket_owner)
-        if data is not None and self.format == "TXT":
+        owner = self.expected_bucket_owner
+        if self.kind in ENTITY_LIST_KINDS and not owner:
+            owner = self.account_id  # entity lists: the detector's account must own the bucket
+        data, error = _read_s3_object(bucket, key, owner)
+        if data is not None and self.format == "TXT" and self.kind in IP_LIST_KINDS:
             lines = _txt_entries(data)
             entries = len(lines)
             limit = LIST_MAX_ENTRIES[self.kind]
@@ -1039,7 +1053,7 @@ class ThreatList:
             self.status, self.error = "ACTIVE", None
             self.loaded_sha256 = hashlib.sha256(data).hexdigest()
             self.loaded_size = len(data)
-            if self.format != "TXT":
+            if self.format != "TXT" or self.kind in ENTITY_LIST_KINDS:
                 self.entries, self.invalid_entry_count, self.invalid_entries = None, 0, []
         self.pending = "ACTIVATING" if _list_transitions() else None
 
@@ -1059,6 +1073,13 @@ class ThreatList:
                                "status": self.read_status(), "tags": dict(self.tags)}
         if self.expected_bucket_owner:
             out["expectedBucketOwner"] = self.expected_bucket_owner
+        if self.kind in ENTITY_LIST_KINDS:
+            # GetThreatEntitySet/GetTrustedEntitySet also answer createdAt, updatedAt and, when
+            # the status is ERROR, errorDetails.
+            out["createdAt"] = _epoch(self.created_at)
+            out["updatedAt"] = _epoch(self.updated_at)
+            if out["status"] == "ERROR" and self.error:
+                out["errorDetails"] = self.error
         return out
 
     def debug_json(self, detector_id: str) -> dict[str, Any]:
@@ -1088,13 +1109,13 @@ class ThreatList:
 
 
 def _lists(det: GFDetector, kind: str) -> dict[str, ThreatList]:
-    store = det.__dict__.setdefault("gf_lists", {"ipset": {}, "threatintelset": {}})
-    return store[kind]
+    store = det.__dict__.setdefault("gf_lists", {})
+    return store.setdefault(kind, {})
 
 
 def _list_tokens(det: GFDetector, kind: str) -> dict[str, tuple[str, str]]:
-    store = det.__dict__.setdefault("gf_list_tokens", {"ipset": {}, "threatintelset": {}})
-    return store[kind]
+    store = det.__dict__.setdefault("gf_list_tokens", {})
+    return store.setdefault(kind, {})
 
 
 def _associated_admin(self: Any) -> str | None:
@@ -1106,9 +1127,9 @@ def _associated_admin(self: Any) -> str | None:
     return admin if rec is not None and rec.relationship == "Enabled" else None
 
 
-def _refuse_members(self: Any) -> None:
+def _refuse_members(self: Any, kind: str = "ipset") -> None:
     if _associated_admin(self) is not None:
-        raise BadRequest(MSG_LIST_MEMBER)
+        raise BadRequest(MSG_LIST_MEMBER if kind in IP_LIST_KINDS else MSG_FILTER_MEMBER)
 
 
 def _visible_lists(self: Any, det: GFDetector, kind: str) -> dict[str, ThreatList]:
@@ -1130,13 +1151,13 @@ def _list_request(self: Any) -> tuple[str, GFDetector, str | None]:
 
 def _name_taken(det: GFDetector, name: str, except_id: str | None = None) -> bool:
     return any(x.name == name and x.id != except_id
-               for kind in LIST_KINDS for x in _lists(det, kind).values())
+               for kind in IP_LIST_KINDS for x in _lists(det, kind).values())
 
 
 def _create_list(self: Any) -> Any:
     kind, det, _ = _list_request(self)
     id_field, _, quota, display = LIST_KINDS[kind]
-    _refuse_members(self)
+    _refuse_members(self, kind)
     body = self._gf_body()
     _validate_list_body(body, create=True)
     lists = _lists(det, kind)
@@ -1150,10 +1171,12 @@ def _create_list(self: Any) -> Any:
         raise BadRequest(MSG_LIST_TOKEN)
     if len(lists) >= quota:
         raise BadRequest(MSG_LIST_LIMIT)
-    if _name_taken(det, body["name"]):
+    if kind in IP_LIST_KINDS and _name_taken(det, body["name"]):
         raise BadRequest(
             f"The request is rejected because a list with the name {body['name']} already exists in this account and Region."
         )
+    if kind in ENTITY_LIST_KINDS and body["activate"]:
+        _check_entity_bucket_owner(body["location"], body.get("expectedBucketOwner"), self.current_account)
     item = ThreatList(kind, body, self.region, self.current_account)
     lists[item.id] = item
     if token is not None:
@@ -1173,15 +1196,23 @@ def _get_list(self: Any) -> Any:
 
 def _update_list(self: Any) -> Any:
     kind, det, set_id = _list_request(self)
-    _refuse_members(self)
+    _refuse_members(self, kind)
     item = _lists(det, kind).get(set_id)
     if item is None:
         raise BadRequest(MSG_LIST_NOT_FOUND)
     body = self._gf_body()
     _validate_list_body(body, create=False)
     name = body.get("name")
+    if kind in ENTITY_LIST_KINDS:
+        location = body.get("location") or item.location
+        owner = body.get("expectedBucketOwner") or item.expected_bucket_owner
+        rereads = body.get("activate") is True or (
+            body.get("activate") is None and item.activate
+            and (location != item.location or owner != item.expected_bucket_owner))
+        if rereads:
+            _check_entity_bucket_owner(location, owner, self.current_account)
     if name is not None and name != item.name:
-        if _name_taken(det, name, except_id=item.id):
+        if kind in IP_LIST_KINDS and _name_taken(det, name, except_id=item.id):
             raise BadRequest(
                 f"The request is rejected because a list with the name {name} already exists in this account and Region."
             )
@@ -1202,15 +1233,17 @@ def _update_list(self: Any) -> Any:
         item.deactivate()
     elif moved and item.activate:
         item.load()
+    item.updated_at = _now()
     return _ok()
 
 
 def _delete_list(self: Any) -> Any:
     kind, det, set_id = _list_request(self)
-    _refuse_members(self)
-    item = _lists(det, kind).pop(set_id, None)
+    _refuse_members(self, kind)
+    item = _lists(det, kind).get(set_id)
     if item is None:
         raise BadRequest(MSG_LIST_NOT_FOUND)
+    _lists(det, kind).pop(set_id, None)
     tokens = _list_tokens(det, kind)
     for token in [t for t, (i, _) in tokens.items() if i == item.id]:
         del tokens[token]
@@ -1238,6 +1271,41 @@ get_threat_intel_set = _get_list
 update_threat_intel_set = _update_list
 delete_threat_intel_set = _delete_list
 list_threat_intel_sets = _list_lists
+create_threat_entity_set = _create_list
+get_threat_entity_set = _get_list
+update_threat_entity_set = _update_list
+delete_threat_entity_set = _delete_list
+list_threat_entity_sets = _list_lists
+create_trusted_entity_set = _create_list
+get_trusted_entity_set = _get_list
+update_trusted_entity_set = _update_list
+delete_trusted_entity_set = _delete_list
+list_trusted_entity_sets = _list_lists
+
+# Entity lists (user guide "Adding and activating an entity list or IP list"): "Whether or not you
+# specify the value for this parameter, GuardDuty validates that the AWS account ID associated
+# with this --detector-id value owns the S3 bucket specified in the --location parameter. If
+# GuardDuty finds that this S3 bucket doesn't belong to the specified account ID, you will get an
+# error at the time of activating this list." The emulator answers that error synchronously when a
+# call activates (or re-reads) the list and the bucket exists in its S3 with another owner (the
+# account named by expectedBucketOwner, else the caller). A missing bucket or object is left to
+# the asynchronous status (ERROR with errorDetails). AWS's wording is not known.
+MSG_ENTITY_BUCKET_OWNER = (
+    "The request is rejected because the bucket {bucket} in the parameter location is not owned by "
+    "the account {owner}."
+)
+
+
+def _check_entity_bucket_owner(location: str, expected_owner: str | None, caller: str) -> None:
+    from moto.s3.models import s3_backends
+
+    bucket, _ = _parse_list_location(location)
+    found = s3_backends.bucket_accounts.get(bucket)
+    if found is None:
+        return
+    wanted = expected_owner or caller
+    if found[1] != wanted:
+        raise BadRequest(MSG_ENTITY_BUCKET_OWNER.format(bucket=bucket, owner=wanted))
 
 
 def lists_debug_response(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
@@ -1934,11 +2002,477 @@ def list_publishing_destinations(self: Any) -> Any:
     return _ok(out)
 
 
+# ---- malware scan settings (Malware Protection for EC2, GuardDuty-initiated scans) ----------
+#
+# API reference GetMalwareScanSettings / UpdateMalwareScanSettings; user guide "Set up snapshot
+# retention and EC2 scan coverage" / "Customizations in Malware Protection for EC2":
+#  * per detector (account and Region); "By default, the snapshots retention setting is turned
+#    off" -> ebsSnapshotPreservation NO_RETENTION, and no scan-resource criteria (include and
+#    exclude empty maps);
+#  * scanResourceCriteria {include|exclude: {EC2_INSTANCE_TAG: {mapEquals: [{key, value?}]}}}:
+#    "specify tags to either include or exclude" -- the emulator refuses a request that names
+#    both a non-empty include and a non-empty exclude (AWS's exact behaviour/wording unknown);
+#  * "As a delegated GuardDuty administrator account, only you can make this update on behalf of
+#    the organization member accounts. However, if a member account is managed by invitation
+#    method, they can make this change on their own." -> an organization member associated with
+#    its delegated administrator is refused UpdateMalwareScanSettings.
+
+EBS_SNAPSHOT_PRESERVATION = ["NO_RETENTION", "RETENTION_WITH_FINDING"]
+SCAN_CRITERION_KEYS = ["EC2_INSTANCE_TAG"]
+MSG_SCAN_BOTH = (
+    "The request is rejected because scanResourceCriteria cannot specify both include and exclude "
+    "conditions."
+)
+
+
+def _scan_settings(det: GFDetector) -> dict[str, Any]:
+    return det.__dict__.setdefault("gf_scan_settings", {
+        "scanResourceCriteria": {"include": {}, "exclude": {}},
+        "ebsSnapshotPreservation": "NO_RETENTION",
+    })
+
+
+def _validate_scan_criteria(crit: Any) -> dict[str, Any]:
+    bad = BadRequest(_msg_list_param("scanResourceCriteria"))
+    if not isinstance(crit, dict) or set(crit) - {"include", "exclude"}:
+        raise bad
+    out: dict[str, Any] = {}
+    for side in ("include", "exclude"):
+        m = crit.get(side)
+        if m is None:
+            continue
+        if not isinstance(m, dict):
+            raise bad
+        for key, cond in m.items():
+            if key not in SCAN_CRITERION_KEYS:
+                raise bad
+            if not isinstance(cond, dict) or set(cond) != {"mapEquals"} or not isinstance(cond["mapEquals"], list):
+                raise bad
+            for pair in cond["mapEquals"]:
+                if not isinstance(pair, dict) or set(pair) - {"key", "value"}:
+                    raise bad
+                k, v = pair.get("key"), pair.get("value")
+                if not isinstance(k, str) or not 1 <= len(k) <= 128:
+                    raise bad
+                if v is not None and (not isinstance(v, str) or len(v) > 256):
+                    raise bad
+        out[side] = json.loads(json.dumps(m))
+    if out.get("include") and out.get("exclude"):
+        raise BadRequest(MSG_SCAN_BOTH)
+    return out
+
+
+def _org_member_of_admin(self: Any) -> bool:
+    admin = _associated_admin(self)
+    if admin is None:
+        return False
+    rec = _ensure_state(gd(admin, self.region)).gf_members.get(self.current_account)
+    return rec is not None and rec.via_org
+
+
+def get_malware_scan_settings(self: Any) -> Any:
+    det = self._gf_detector()
+    return _ok(json.loads(json.dumps(_scan_settings(det))))
+
+
+def update_malware_scan_settings(self: Any) -> Any:
+    det = self._gf_detector()
+    if _org_member_of_admin(self):
+        raise BadRequest(MSG_FILTER_MEMBER)
+    body = self._gf_body()
+    pres = body.get("ebsSnapshotPreservation")
+    if pres is not None and pres not in EBS_SNAPSHOT_PRESERVATION:
+        raise BadRequest(_msg_list_param("ebsSnapshotPreservation"))
+    crit = body.get("scanResourceCriteria")
+    validated = _validate_scan_criteria(crit) if crit is not None else None
+    settings = _scan_settings(det)
+    if pres is not None:
+        settings["ebsSnapshotPreservation"] = pres
+    if validated is not None:
+        # The criteria given replace the stored ones (a side left out becomes empty).
+        settings["scanResourceCriteria"] = {"include": validated.get("include", {}),
+                                            "exclude": validated.get("exclude", {})}
+    return _ok()
+
+
+# ---- trusted access for GuardDuty-initiated malware scan ----------------------------------------
+#
+# User guide "Enabling GuardDuty-initiated malware scan in multiple-account environments",
+# "Establishing trusted access to enable GuardDuty-initiated malware scan": "If the GuardDuty
+# delegated administrator account is not the same as the management account in your
+# organization, the management account must enable GuardDuty-initiated malware scan for their
+# organization. This way, the delegated administrator account can create the [malware protection
+# service-linked role] in member accounts" (Organizations trusted access for
+# malware-protection.guardduty.amazonaws.com). AWS does not document the API's answer when it is
+# missing; with GUARDFORM_EMULATOR_MALWARE_TRUSTED_ACCESS=1 the emulator answers:
+#  * UpdateMemberDetectors enabling EBS_MALWARE_PROTECTION (or the deprecated
+#    dataSources.malwareProtection...ebsVolumes) for organization members: each such member is
+#    an unprocessed account with RES_MALWARE_TRUSTED_ACCESS and nothing is applied to it;
+#  * UpdateOrganizationConfiguration with EBS_MALWARE_PROTECTION autoEnable NEW or ALL: 400.
+# Default off (guardform's integration tests enable malware protection without it).
+
+MALWARE_PRINCIPAL = "malware-protection.guardduty.amazonaws.com"
+MALWARE_SLR_NAME = SLR_NAMES[MALWARE_PRINCIPAL]
+RES_MALWARE_TRUSTED_ACCESS = (
+    "The request is rejected because the organization's management account has not enabled trusted "
+    "access for malware-protection.guardduty.amazonaws.com, so the delegated administrator cannot "
+    "create the service-linked role AWSServiceRoleForAmazonGuardDutyMalwareProtection in member accounts."
+)
+
+
+def _enforce_malware_trusted_access() -> bool:
+    return os.environ.get("GUARDFORM_EMULATOR_MALWARE_TRUSTED_ACCESS", "0") == "1"
+
+
+def _malware_trusted_access_missing(admin_id: str) -> bool:
+    """Whether a delegated administrator (not the management account) lacks the organization's
+    trusted access for malware-protection.guardduty.amazonaws.com (only when enforced)."""
+    if not _enforce_malware_trusted_access():
+        return False
+    ob = _org_backend_for(admin_id)
+    if ob is None or _management_id(ob) == admin_id:
+        return False
+    return not any(s.get("ServicePrincipal") == MALWARE_PRINCIPAL for s in ob.services)
+
+
+def _enables_ebs_malware(updates: list[dict[str, Any]], key: str, on: tuple[str, ...]) -> bool:
+    return any(f.get("name") == "EBS_MALWARE_PROTECTION" and f.get(key) in on for f in updates)
+
+
+def _install_org_trusted_services() -> None:
+    """moto 5.2.5's list of trusted services lacks GuardDuty's malware protection principal
+    (EnableAWSServiceAccess answered 'unrecognized service principal')."""
+    from moto.organizations.models import FakeServiceAccess
+
+    if MALWARE_PRINCIPAL not in FakeServiceAccess.TRUSTED_SERVICES:
+        FakeServiceAccess.TRUSTED_SERVICES.append(MALWARE_PRINCIPAL)
+
+
+# ---- Malware Protection plans (Malware Protection for S3) ----------------------------------------
+#
+# API reference Create/Get/Update/Delete/ListMalwareProtectionPlans (paths /malware-protection-plan,
+# not under a detector: Malware Protection for S3 also works without GuardDuty enabled); user guide
+# "GuardDuty Malware Protection for S3", "Quotas in Malware Protection for S3" (10 protected buckets
+# per account and Region), "Create or update IAM role policy", "Troubleshooting Malware Protection
+# plan status" (reason codes EVENTBRIDGE_MANAGED_EVENTS_DELIVERY_DISABLED,
+# EVENTBRIDGE_MANAGED_RULE_DISABLED).
+#  * protectedResource.s3Bucket.bucketName: the bucket must exist and belong to the caller's
+#    account (the plan lives in the bucket owner's account); one plan per bucket (409
+#    ConflictException); objectPrefixes at most 5 (model); actions.tagging.status ENABLED|DISABLED
+#    (default DISABLED); role an IAM role ARN; tags; clientToken.
+#  * status, computed on every GetMalwareProtectionPlan from moto's IAM state (see plan_status).
+
+MPP_LIMIT = 10
+MPP_MAX_PREFIXES = 5
+MPP_PRINCIPAL = "malware-protection-plan.guardduty.amazonaws.com"
+TAGGING_STATUSES = ["ENABLED", "DISABLED"]
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?:[\w+=,.@/-]*/)?(?P<name>[\w+=,.@-]{1,64})$")
+MSG_MPP_NOT_FOUND = MSG_LIST_NOT_FOUND
+MSG_MPP_NO_BUCKET = "The request is rejected because the S3 bucket {bucket} does not exist."
+MSG_MPP_FOREIGN_BUCKET = (
+    "The request is rejected because the S3 bucket {bucket} is not owned by the current account."
+)
+MSG_MPP_EXISTS = (
+    "The request failed because a Malware Protection plan already exists for the S3 bucket {bucket}."
+)
+MSG_MPP_PREFIXES = (
+    "The request is rejected because the parameter objectPrefixes has an invalid value. "
+    "At most 5 object prefixes are allowed."
+)
+
+
+class Conflict(GuardDutyError):
+    code = 409
+    header_type = "ConflictException"
+    body_type = "ConflictException"
+
+
+class NotFound(GuardDutyError):
+    code = 404
+    header_type = "ResourceNotFoundException"
+    body_type = "ResourceNotFoundException"
+
+
+class MalwareProtectionPlan:
+    def __init__(self, account_id: str, region: str, body: dict[str, Any]) -> None:
+        s3 = body["protectedResource"]["s3Bucket"]
+        self.id = mock_random.get_random_hex(length=20)
+        self.account_id = account_id
+        self.region = region
+        self.role: str = body["role"]
+        self.bucket: str = s3["bucketName"]
+        self.prefixes: list[str] = list(s3.get("objectPrefixes") or [])
+        self.tagging: str = ((body.get("actions") or {}).get("tagging") or {}).get("status") or "DISABLED"
+        self.tags: dict[str, str] = dict(body.get("tags") or {})
+        self.created_at = _now()
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:guardduty:{self.region}:{self.account_id}:malware-protection-plan/{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        status, reasons = plan_status(self)
+        s3: dict[str, Any] = {"bucketName": self.bucket}
+        if self.prefixes:
+            s3["objectPrefixes"] = list(self.prefixes)
+        out: dict[str, Any] = {
+            "arn": self.arn,
+            "role": self.role,
+            "protectedResource": {"s3Bucket": s3},
+            "actions": {"tagging": {"status": self.tagging}},
+            "createdAt": _epoch(self.created_at),
+            "status": status,
+            "tags": dict(self.tags),
+        }
+        if reasons:
+            out["statusReasons"] = reasons
+        return out
+
+
+def _plans(self: Any) -> dict[str, MalwareProtectionPlan]:
+    return self._gf_backend().__dict__.setdefault("gf_malware_plans", {})
+
+
+def _identity_policies(role: Any) -> list[Any]:
+    """The documents of a role's inline and attached customer-managed policies."""
+    docs: list[Any] = list(getattr(role, "policies", {}).values())
+    for pol in list(getattr(role, "managed_policies", {}).values()):
+        for version in getattr(pol, "versions", []):
+            if getattr(version, "is_default", False):
+                docs.append(version.document)
+    return docs
+
+
+def _load_doc(doc: Any) -> dict[str, Any]:
+    if isinstance(doc, (bytes, bytearray)):
+        doc = doc.decode("utf-8", errors="replace")
+    if isinstance(doc, str):
+        try:
+            from urllib.parse import unquote as _unq
+            doc = json.loads(doc if doc.lstrip().startswith("{") else _unq(doc))
+        except ValueError:
+            return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def identity_allows(docs: list[Any], action: str, resource: str) -> bool:
+    """Whether any Allow statement of the policies has an Action matching `action` (wildcards,
+    case-insensitive) and a Resource matching `resource` (wildcards). Deny statements,
+    NotAction/NotResource and Conditions are not evaluated (a statement with a Condition still
+    counts): a deliberately small check."""
+    for doc in docs:
+        for stmt in _as_list(_load_doc(doc).get("Statement")):
+            if not isinstance(stmt, dict) or stmt.get("Effect") != "Allow":
+                continue
+            actions = [a for a in _as_list(stmt.get("Action")) if isinstance(a, str)]
+            resources = [r for r in _as_list(stmt.get("Resource")) if isinstance(r, str)]
+            if any(_wild(a, action, case=False) for a in actions) and any(_wild(r, resource) for r in resources):
+                return True
+    return False
+
+
+def _trusts(role: Any, principal: str) -> bool:
+    for stmt in _as_list(_load_doc(role.assume_role_policy_document).get("Statement")):
+        if not isinstance(stmt, dict) or stmt.get("Effect") != "Allow":
+            continue
+        if not any(_wild(a, "sts:AssumeRole", case=False) for a in _as_list(stmt.get("Action")) if isinstance(a, str)):
+            continue
+        p = stmt.get("Principal")
+        if isinstance(p, dict) and principal in _as_list(p.get("Service")):
+            return True
+    return False
+
+
+# Reason codes: the EVENTBRIDGE_* codes are AWS's (troubleshooting page); the ROLE_* and
+# S3_OBJECT_* codes are the emulator's own (AWS's codes for these cases were not found).
+def plan_status(plan: MalwareProtectionPlan) -> tuple[str, list[dict[str, str]]]:
+    """ACTIVE / WARNING / ERROR from moto's IAM state right now:
+    ERROR   role missing (ARN not in the plan's account, or no role of that name), its trust policy
+            lets no Allow statement give sts:AssumeRole to malware-protection-plan.guardduty.amazonaws.com,
+            or its policies allow no s3:GetObject on an object of the bucket (under the first prefix);
+    WARNING the policies lack events:PutRule / events:PutTargets on the managed rule
+            arn:aws:events:REGION:ACCOUNT:rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3...
+            (EVENTBRIDGE_MANAGED_RULE_DISABLED) or s3:PutBucketNotification on the bucket
+            (EVENTBRIDGE_MANAGED_EVENTS_DELIVERY_DISABLED);
+    ACTIVE  otherwise. Errors rank before warnings; all reasons found are listed."""
+    m = _ROLE_ARN_RE.match(plan.role)
+    role = None
+    if m is not None and m.group("account") == plan.account_id:
+        iam = _iam_backend(plan.account_id, plan.region)
+        role = next((r for r in list(iam.roles.values()) if r.name == m.group("name")), None)
+    if role is None:
+        return "ERROR", [{"code": "ROLE_NOT_FOUND",
+                          "message": f"The IAM role {plan.role} does not exist in account {plan.account_id}."}]
+    errors: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []
+    if not _trusts(role, MPP_PRINCIPAL):
+        errors.append({"code": "ROLE_NOT_ASSUMABLE",
+                       "message": f"The trust policy of {plan.role} does not allow {MPP_PRINCIPAL} to assume it."})
+    docs = _identity_policies(role)
+    prefix = plan.prefixes[0] if plan.prefixes else ""
+    obj = f"arn:aws:s3:::{plan.bucket}/{prefix}guardduty-emulator-sample-object"
+    if not identity_allows(docs, "s3:GetObject", obj):
+        errors.append({"code": "S3_OBJECT_ACCESS_DENIED",
+                       "message": f"The IAM role {plan.role} does not allow s3:GetObject on {obj}."})
+    rule = (f"arn:aws:events:{plan.region}:{plan.account_id}:rule/"
+            f"DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3ManagedRule-{plan.bucket}")
+    if not (identity_allows(docs, "events:PutRule", rule) and identity_allows(docs, "events:PutTargets", rule)):
+        warnings.append({"code": "EVENTBRIDGE_MANAGED_RULE_DISABLED",
+                         "message": "The EventBridge managed rule to receive S3 bucket events is missing: "
+                                    f"the IAM role does not allow events:PutRule and events:PutTargets on {rule}."})
+    if not identity_allows(docs, "s3:PutBucketNotification", f"arn:aws:s3:::{plan.bucket}"):
+        warnings.append({"code": "EVENTBRIDGE_MANAGED_EVENTS_DELIVERY_DISABLED",
+                         "message": f"EventBridge notification is disabled for the S3 bucket {plan.bucket}: "
+                                    "the IAM role does not allow s3:PutBucketNotification on it."})
+    if errors:
+        return "ERROR", errors + warnings
+    if warnings:
+        return "WARNING", warnings
+    return "ACTIVE", []
+
+
+def _validate_role(role: Any) -> None:
+    if not isinstance(role, str) or not _ROLE_ARN_RE.match(role):
+        raise BadRequest(_msg_list_param("role"))
+
+
+def _validate_prefixes(prefixes: Any) -> list[str]:
+    if prefixes is None:
+        return []
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) and 1 <= len(p) <= 1024 for p in prefixes):
+        raise BadRequest(_msg_list_param("objectPrefixes"))
+    if len(prefixes) > MPP_MAX_PREFIXES:
+        raise BadRequest(MSG_MPP_PREFIXES)
+    return prefixes
+
+
+def _validate_actions(actions: Any) -> None:
+    if actions is None:
+        return
+    if not isinstance(actions, dict) or set(actions) - {"tagging"}:
+        raise BadRequest(_msg_list_param("actions"))
+    tagging = actions.get("tagging")
+    if tagging is None:
+        return
+    if not isinstance(tagging, dict) or set(tagging) - {"status"} or (
+            tagging.get("status") is not None and tagging["status"] not in TAGGING_STATUSES):
+        raise BadRequest(_msg_list_param("actions"))
+
+
+def create_malware_protection_plan(self: Any) -> Any:
+    from moto.s3.models import s3_backends
+
+    body = self._gf_body()
+    _validate_role(body.get("role"))
+    pr = body.get("protectedResource")
+    s3 = pr.get("s3Bucket") if isinstance(pr, dict) else None
+    if not isinstance(s3, dict) or set(pr) - {"s3Bucket"} or set(s3) - {"bucketName", "objectPrefixes"}:
+        raise BadRequest(_msg_list_param("protectedResource"))
+    bucket = s3.get("bucketName")
+    if not isinstance(bucket, str) or not _S3_BUCKET_RE.match(bucket):
+        raise BadRequest(_msg_list_param("bucketName"))
+    _validate_prefixes(s3.get("objectPrefixes"))
+    _validate_actions(body.get("actions"))
+    _validate_tags(body.get("tags"))
+    token = body.get("clientToken")
+    if token is not None and (not isinstance(token, str) or len(token) > 64):
+        raise BadRequest(_msg_list_param("clientToken"))
+    plans = _plans(self)
+    tokens = self._gf_backend().__dict__.setdefault("gf_malware_plan_tokens", {})
+    fingerprint = json.dumps([body.get("role"), pr, body.get("actions"), body.get("tags") or {}], sort_keys=True)
+    if token:
+        known = tokens.get(token)
+        if known is not None:
+            if known[1] == fingerprint and known[0] in plans:
+                return _ok({"malwareProtectionPlanId": known[0]})
+            raise BadRequest(MSG_LIST_TOKEN)
+    owner = s3_backends.bucket_accounts.get(bucket)
+    if owner is None:
+        raise BadRequest(MSG_MPP_NO_BUCKET.format(bucket=bucket))
+    if owner[1] != self.current_account:
+        raise BadRequest(MSG_MPP_FOREIGN_BUCKET.format(bucket=bucket))
+    if any(p.bucket == bucket for p in plans.values()):
+        raise Conflict(MSG_MPP_EXISTS.format(bucket=bucket))
+    if len(plans) >= MPP_LIMIT:
+        raise BadRequest(MSG_LIST_LIMIT)
+    plan = MalwareProtectionPlan(self.current_account, self.region, body)
+    plans[plan.id] = plan
+    if token:
+        tokens[token] = (plan.id, fingerprint)
+    return _ok({"malwareProtectionPlanId": plan.id})
+
+
+def _plan_of(self: Any) -> MalwareProtectionPlan:
+    parts = self._gf_path()
+    plan = _plans(self).get(parts[1]) if len(parts) > 1 else None
+    if plan is None:
+        raise NotFound(MSG_MPP_NOT_FOUND)
+    return plan
+
+
+def get_malware_protection_plan(self: Any) -> Any:
+    return _ok(_plan_of(self).to_json())
+
+
+def update_malware_protection_plan(self: Any) -> Any:
+    plan = _plan_of(self)
+    body = self._gf_body()
+    role = body.get("role")
+    if role is not None:
+        _validate_role(role)
+    actions = body.get("actions")
+    _validate_actions(actions)
+    pr = body.get("protectedResource")
+    prefixes = None
+    if pr is not None:
+        s3 = pr.get("s3Bucket") if isinstance(pr, dict) else None
+        if not isinstance(s3, dict) or set(pr) - {"s3Bucket"} or set(s3) - {"objectPrefixes"}:
+            raise BadRequest(_msg_list_param("protectedResource"))
+        if "objectPrefixes" in s3:
+            prefixes = _validate_prefixes(s3["objectPrefixes"])
+    if role is not None:
+        plan.role = role
+    status = ((actions or {}).get("tagging") or {}).get("status")
+    if status is not None:
+        plan.tagging = status
+    if prefixes is not None:
+        plan.prefixes = list(prefixes)
+    return _ok()
+
+
+def delete_malware_protection_plan(self: Any) -> Any:
+    plan = _plan_of(self)
+    _plans(self).pop(plan.id, None)
+    tokens = self._gf_backend().__dict__.setdefault("gf_malware_plan_tokens", {})
+    for token in [t for t, (i, _) in tokens.items() if i == plan.id]:
+        del tokens[token]
+    return _ok()
+
+
+def list_malware_protection_plans(self: Any) -> Any:
+    tok = self._gf_query("nextToken")
+    start = 0
+    if tok:
+        try:
+            start = int(tok)
+        except ValueError:
+            raise BadRequest("The request is rejected because the parameter nextToken has an invalid value.")
+    ids = sorted(_plans(self), key=lambda i: (_plans(self)[i].created_at, i))
+    chunk, nxt = _page(ids, start, 50)
+    out: dict[str, Any] = {"malwareProtectionPlans": [{"malwareProtectionPlanId": i} for i in chunk]}
+    if nxt:
+        out["nextToken"] = nxt
+    return _ok(out)
+
+
 # ---- tags -----------------------------------------------------------------------------
 
 ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:guardduty:([a-z0-9-]+):(\d{12}):detector/([^/]+)(?:/(ipset|threatintelset|filter|publishingDestination)/([^/]+))?$"
+    r"^arn:aws[a-z-]*:guardduty:([a-z0-9-]+):(\d{12}):detector/([^/]+)(?:/(ipset|threatintelset|threatentityset|trustedentityset|filter|publishingDestination)/([^/]+))?$"
 )
+
+
+MPP_ARN_RE = re.compile(r"^arn:aws[a-z-]*:guardduty:([a-z0-9-]+):(\d{12}):malware-protection-plan/([^/]+)$")
 
 
 def _validate_tags(tags: Any) -> None:
@@ -1961,6 +2495,17 @@ def _tag_target(self: Any) -> Any:
     """The taggable object (detector, IP set, threat intel set or filter) of the ARN."""
     parts = self._gf_path()
     arn = "/".join(parts[1:])
+    mp = MPP_ARN_RE.match(arn)
+    if mp is not None:
+        region, account, plan_id = mp.groups()
+        if account != self.current_account:
+            raise AccessDenied(
+                "The request is rejected because the current account is not authorized to access the resource."
+            )
+        plan = _plans(self).get(plan_id) if region == self.region else None
+        if plan is None:
+            raise BadRequest("The request is rejected because the resource could not be found.")
+        return plan
     m = ARN_RE.match(arn)
     if not m:
         raise BadRequest("The request is rejected because the resourceArn is invalid.")
@@ -2155,6 +2700,10 @@ def update_organization_configuration(self: Any) -> Any:
     auto = body.get("autoEnable")
     if auto is not None and not isinstance(auto, bool):
         raise BadRequest("The request is rejected because the parameter autoEnable has an invalid value.")
+    org_updates = features if features is not None else _org_features_from_datasources(ds)
+    if (_enables_ebs_malware(org_updates, "autoEnable", ("NEW", "ALL"))
+            and _malware_trusted_access_missing(self.current_account)):
+        raise BadRequest(RES_MALWARE_TRUSTED_ACCESS)
     cfg: OrgConfig = backend.gf_org_config
     if members is not None:
         cfg.auto_enable_members = members
@@ -2622,10 +3171,15 @@ def update_member_detectors(self: Any) -> Any:
         raise BadRequest(MSG_DATASOURCES_AND_FEATURES)
     _validate_features(features, status_key="status", allowed_status=FEATURE_STATUSES)
     updates = features if features is not None else _features_from_datasources(ds)
+    blocked = (_enables_ebs_malware(updates, "status", ("ENABLED",))
+               and _malware_trusted_access_missing(self.current_account))
     unprocessed = []
     for acct in ids:
         det = _associated_member_detector(backend, acct, self.region, unprocessed)
         if det is None:
+            continue
+        if blocked and backend.gf_members[acct].via_org:
+            unprocessed.append({"accountId": acct, "result": RES_MALWARE_TRUSTED_ACCESS})
             continue
         _as_gf(det).apply_features(updates)
     return _ok({"unprocessedAccounts": unprocessed})
@@ -2661,6 +3215,23 @@ HANDLER_NAMES = [
     "update_threat_intel_set",
     "delete_threat_intel_set",
     "list_threat_intel_sets",
+    "create_threat_entity_set",
+    "get_threat_entity_set",
+    "update_threat_entity_set",
+    "delete_threat_entity_set",
+    "list_threat_entity_sets",
+    "create_trusted_entity_set",
+    "get_trusted_entity_set",
+    "update_trusted_entity_set",
+    "delete_trusted_entity_set",
+    "list_trusted_entity_sets",
+    "get_malware_scan_settings",
+    "update_malware_scan_settings",
+    "create_malware_protection_plan",
+    "get_malware_protection_plan",
+    "update_malware_protection_plan",
+    "delete_malware_protection_plan",
+    "list_malware_protection_plans",
     "tag_resource",
     "untag_resource",
     "list_tags_for_resource",
@@ -2718,6 +3289,13 @@ ROUTES = [
     "{0}/detector/(?P<detector_id>[^/]+)/ipset/(?P<ip_set_id>[^/]+)$",
     "{0}/detector/(?P<detector_id>[^/]+)/threatintelset$",
     "{0}/detector/(?P<detector_id>[^/]+)/threatintelset/(?P<threat_intel_set_id>[^/]+)$",
+    "{0}/detector/(?P<detector_id>[^/]+)/threatentityset$",
+    "{0}/detector/(?P<detector_id>[^/]+)/threatentityset/(?P<threat_entity_set_id>[^/]+)$",
+    "{0}/detector/(?P<detector_id>[^/]+)/trustedentityset$",
+    "{0}/detector/(?P<detector_id>[^/]+)/trustedentityset/(?P<trusted_entity_set_id>[^/]+)$",
+    "{0}/detector/(?P<detector_id>[^/]+)/malware-scan-settings$",
+    "{0}/malware-protection-plan$",
+    "{0}/malware-protection-plan/(?P<malware_protection_plan_id>[^/]+)$",
     "{0}/detector/(?P<detector_id>[^/]+)/publishingDestination$",
     "{0}/detector/(?P<detector_id>[^/]+)/publishingDestination/(?P<destination_id>[^/]+)$",
     "{0}/tags/(?P<resource_arn>.+)$",
@@ -2773,6 +3351,7 @@ def install() -> None:
     GuardDutyResponse.call_action = _gf_call_action
     _install_lists_debug_route()
     _install_iam_hooks()
+    _install_org_trusted_services()
     _install_s3_policy_fix()
 
     orig_init = GuardDutyBackend.__init__
