@@ -85,6 +85,11 @@ impl Emulator {
     /// Starts moto server with guardform's extension and waits until it answers. A port taken
     /// between choosing and binding it is retried with another port.
     pub fn start() -> Emulator {
+        Emulator::start_with_env(&[])
+    }
+
+    /// Starts the emulator with extra environment (the extension's switches).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Emulator {
         let python = python();
         let mut last_log = String::new();
         for _attempt in 0..3 {
@@ -95,6 +100,7 @@ impl Emulator {
             let child = Command::new(&python)
                 .arg(root().join("tests/emulator/server.py"))
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .envs(env.iter().copied())
                 .stdout(log_file.try_clone().expect("log"))
                 .stderr(log_file)
                 .spawn()

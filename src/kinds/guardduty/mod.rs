@@ -12,6 +12,7 @@ pub mod read;
 pub mod section;
 pub mod service_role;
 pub mod state;
+pub mod trusted_access;
 
 use super::Context;
 use crate::cloud::discover::Discovery;
@@ -28,6 +29,9 @@ pub struct GuardDuty;
 pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) -> Planned {
     let mut planned = Planned::default();
     planned.changes.extend(service_role::plan(discovery, state));
+    planned
+        .changes
+        .extend(trusted_access::plan(discovery, state));
     let admin = &discovery.delegated_admin;
     for (region, detector) in &state.untargeted_detectors {
         planned.notes.push(format!(
@@ -107,6 +111,7 @@ impl Kind<Context> for GuardDuty {
             detector::TYPE,
             org_config::TYPE,
             service_role::TYPE,
+            trusted_access::TYPE,
             member::TYPE,
         ]
     }
@@ -116,7 +121,13 @@ impl Kind<Context> for GuardDuty {
         context: &'a Context,
     ) -> BoxFuture<'a, Result<Box<dyn State>, ReadError>> {
         Box::pin(async move {
-            let state = read::read(&context.aws, &context.discovery, context.parallelism).await?;
+            let mut state =
+                read::read(&context.aws, &context.discovery, context.parallelism).await?;
+            if trusted_access::needed(&context.manifest, &context.discovery) {
+                let management = &context.discovery.organization.management_account;
+                state.malware_trusted_access =
+                    Some(trusted_access::read(&context.aws, management).await?);
+            }
             Ok(Box::new(state) as Box<dyn State>)
         })
     }
@@ -130,7 +141,7 @@ impl Kind<Context> for GuardDuty {
         let admin = plan.targets.delegated_admin.as_str();
         let account = change.account.as_deref().unwrap_or_default();
         let mut on = Vec::new();
-        if change.kind == service_role::TYPE {
+        if change.kind == service_role::TYPE || change.kind == trusted_access::TYPE {
             return Vec::new();
         }
         if change.kind != organization_admin::TYPE {
@@ -144,6 +155,9 @@ impl Kind<Context> for GuardDuty {
         if change.kind == member::TYPE {
             on.push(org_config::address(region));
             on.push(service_role::address(account));
+        }
+        if change.kind == member::TYPE || change.kind == org_config::TYPE {
+            on.push(trusted_access::address());
         }
         on
     }
@@ -174,6 +188,7 @@ impl Kind<Context> for GuardDuty {
                     }
                     detector::TYPE => detector::apply(aws, change).await,
                     service_role::TYPE => service_role::apply(aws, change).await,
+                    trusted_access::TYPE => trusted_access::apply(aws, change).await,
                     _ => org_config::apply(aws, discovery, change).await,
                 }
             })
@@ -320,6 +335,7 @@ mod tests {
         GuardDutyState {
             regions: [("eu-west-1".to_string(), state)].into(),
             management_service_role: None,
+            malware_trusted_access: None,
             untargeted_detectors: Default::default(),
         }
     }

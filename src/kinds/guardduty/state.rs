@@ -66,4 +66,9 @@ pub struct GuardDutyState {
     /// manages (by its tag): what guardform made there is not silently abandoned.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub untargeted_detectors: BTreeMap<String, String>,
+    /// Whether the organization has trusted access for GuardDuty's malware protection; read
+    /// only when the manifest enables EBS malware protection and the administrator is not the
+    /// management account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub malware_trusted_access: Option<bool>,
 }
