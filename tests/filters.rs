@@ -4,18 +4,12 @@
 
 mod common;
 
-use common::{Emulator, Run};
+use common::{Emulator, PY_CLIENT, Run};
 use serde_json::Value;
 use std::path::Path;
 
-const PY: &str = r#"
-import boto3, os, json
-E = os.environ["ENDPOINT"]
-def client(service, account="222222222222", region="eu-west-1"):
-    sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
-    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
-    creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
-    return boto3.client(service, endpoint_url=E, region_name=region, **creds)
+/// Helpers beside `common::PY_CLIENT`.
+const PY_HELPERS: &str = r#"
 def filters(region="eu-west-1"):
     g = client("guardduty", region=region)
     d = g.list_detectors()["DetectorIds"][0]
@@ -48,7 +42,7 @@ fn write(dir: &Path, filters: &[String]) {
 /// The filters GuardDuty has in `region`, by rank: (rank, name, action, owned).
 fn live(emulator: &Emulator, region: &str) -> Vec<(i64, String, String, bool)> {
     let out = emulator.boto3(&format!(
-        "{PY}\nprint(json.dumps(filters('{region}'), default=str))"
+        "{PY_CLIENT}{PY_HELPERS}\nprint(json.dumps(filters('{region}'), default=str))"
     ));
     let found: Vec<Value> = serde_json::from_str(out.trim()).unwrap();
     found
@@ -182,7 +176,7 @@ fn drift_shows_foreign_filters_stay_and_adopt_takes_one_over() {
 
     // Someone edits ours in the console and adds two of their own, one ahead of ours.
     emulator.boto3(&format!(
-        "{PY}\ng = client('guardduty')\nd = g.list_detectors()['DetectorIds'][0]\n\
+        "{PY_CLIENT}{PY_HELPERS}\ng = client('guardduty')\nd = g.list_detectors()['DetectorIds'][0]\n\
 g.update_filter(DetectorId=d, FilterName='alpha', Action='ARCHIVE', FindingCriteria={{'Criterion': {{'severity': {{'Lt': 4}}}}}})\n\
 g.create_filter(DetectorId=d, Name='theirs', Rank=1, FindingCriteria={{'Criterion': {{'type': {{'Equals': ['Policy:S3/BucketBlockPublicAccessDisabled']}}}}}})\n\
 g.create_filter(DetectorId=d, Name='shared-name', FindingCriteria={{'Criterion': {{'type': {{'Equals': ['x']}}}}}})\n"

@@ -5,18 +5,12 @@
 
 mod common;
 
-use common::Emulator;
+use common::{Emulator, PY_CLIENT};
 use serde_json::Value;
 use std::path::Path;
 
-const PY: &str = r#"
-import boto3, os, json
-E = os.environ["ENDPOINT"]
-def client(service, account="222222222222", region="eu-west-1"):
-    sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
-    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
-    creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
-    return boto3.client(service, endpoint_url=E, region_name=region, **creds)
+/// Helpers beside `common::PY_CLIENT`.
+const PY_HELPERS: &str = r#"
 def features(accounts, region):
     g = client("guardduty", region=region)
     d = g.list_detectors()["DetectorIds"][0]
@@ -49,7 +43,7 @@ assign:
 "#;
 
 fn python(emulator: &Emulator, code: &str) -> Value {
-    let out = emulator.boto3(&format!("{PY}\n{code}"));
+    let out = emulator.boto3(&format!("{PY_CLIENT}{PY_HELPERS}\n{code}"));
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 

@@ -198,6 +198,18 @@ impl Run {
     }
 }
 
+/// Python for `Emulator::boto3` scripts: `client(service, account, region)` acting as
+/// `account` through sts:AssumeRole, as another tool (or a person in the console) would.
+pub const PY_CLIENT: &str = r#"
+import boto3, os, json
+E = os.environ["ENDPOINT"]
+def client(service, account="222222222222", region="eu-west-1"):
+    sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
+    creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    return boto3.client(service, endpoint_url=E, region_name=region, **creds)
+"#;
+
 /// Runs the guardform binary in `dir` with fake credentials and extra environment.
 pub fn run_guardform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = guardform_command(dir, args, env)
