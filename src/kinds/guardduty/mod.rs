@@ -4,6 +4,7 @@
 
 pub mod detector;
 pub mod features;
+pub mod malware_scan;
 pub mod member;
 pub mod org_config;
 pub mod organization_admin;
@@ -56,6 +57,17 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
                 organization_admin::plan(discovery, region, state),
                 detector::plan_admin(section::of(manifest), discovery, region, state),
                 org_config::plan(manifest, discovery, region, state),
+                section::of(manifest)
+                    .malware_scan
+                    .as_ref()
+                    .and_then(|scan| {
+                        malware_scan::plan(
+                            scan,
+                            &discovery.delegated_admin,
+                            region,
+                            state.malware_scan.as_ref(),
+                        )
+                    }),
             ]
             .into_iter()
             .flatten(),
@@ -70,6 +82,33 @@ pub fn plan(manifest: &Manifest, discovery: &Discovery, state: &GuardDutyState) 
         );
     }
     planned
+}
+
+/// The administrator's malware scan settings in every targeted Region where it has a detector.
+async fn read_malware_scans(
+    context: &Context,
+    state: &mut GuardDutyState,
+) -> Result<(), crate::cloud::aws::AwsError> {
+    let (aws, admin) = (
+        context.aws.as_ref(),
+        context.discovery.delegated_admin.as_str(),
+    );
+    let read = crate::kinds::each_region(context, |region| async move {
+        let Some(detector_id) = aws.detector_id(admin, region).await? else {
+            return Ok(None);
+        };
+        let client = aws.guardduty(admin, region);
+        malware_scan::read(&client, &detector_id, &format!("{admin}/{region}"))
+            .await
+            .map(Some)
+    })
+    .await?;
+    for (region, settings) in read {
+        if let Some(regional) = state.regions.get_mut(&region) {
+            regional.malware_scan = settings;
+        }
+    }
+    Ok(())
 }
 
 /// Each targeted member's profile; accounts two assignments name equally specifically go to
@@ -110,6 +149,7 @@ impl Kind<Context> for GuardDuty {
             organization_admin::TYPE,
             detector::TYPE,
             org_config::TYPE,
+            malware_scan::TYPE,
             service_role::TYPE,
             trusted_access::TYPE,
             member::TYPE,
@@ -123,6 +163,9 @@ impl Kind<Context> for GuardDuty {
         Box::pin(async move {
             let mut state =
                 read::read(&context.aws, &context.discovery, context.parallelism).await?;
+            if section::of(&context.manifest).malware_scan.is_some() {
+                read_malware_scans(context, &mut state).await?;
+            }
             if trusted_access::needed(&context.manifest, &context.discovery) {
                 let management = &context.discovery.organization.management_account;
                 state.malware_trusted_access =
@@ -189,6 +232,9 @@ impl Kind<Context> for GuardDuty {
                     detector::TYPE => detector::apply(aws, change).await,
                     service_role::TYPE => service_role::apply(aws, change).await,
                     trusted_access::TYPE => trusted_access::apply(aws, change).await,
+                    malware_scan::TYPE => {
+                        malware_scan::apply(aws, &discovery.delegated_admin, change).await
+                    }
                     _ => org_config::apply(aws, discovery, change).await,
                 }
             })
@@ -331,6 +377,7 @@ mod tests {
                 },
             )]
             .into(),
+            malware_scan: None,
         };
         GuardDutyState {
             regions: [("eu-west-1".to_string(), state)].into(),

@@ -20,6 +20,20 @@ pub struct DetectorSettings {
     /// Only the features named here are managed; others are left as they are.
     pub features: BTreeMap<String, FeatureSetting>,
     pub tags: BTreeMap<String, String>,
+    /// GuardDuty-initiated malware scans of EC2 (the administrator's settings, which apply to
+    /// the organization's members); `None`: left as they are.
+    pub malware_scan: Option<MalwareScan>,
+}
+
+/// `detector.malware_scan`: snapshot retention and which instances are scanned.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct MalwareScan {
+    /// Keep the EBS snapshots of volumes where malware was found.
+    pub keep_snapshots: bool,
+    /// Scan only instances carrying one of these tags (key to value; empty value: any).
+    pub include_tags: BTreeMap<String, String>,
+    /// Skip instances carrying one of these tags.
+    pub exclude_tags: BTreeMap<String, String>,
 }
 
 /// One feature's desired state.
@@ -51,7 +65,16 @@ impl Section for DetectorSection {
             ("", &["detector"]),
             (
                 "detector",
-                &["finding_publishing_frequency", "features", "tags"],
+                &[
+                    "finding_publishing_frequency",
+                    "features",
+                    "tags",
+                    "malware_scan",
+                ],
+            ),
+            (
+                "detector.malware_scan",
+                &["keep_snapshots", "include_tags", "exclude_tags"],
             ),
             ("detector.features.*", &["status", "additional"]),
         ]
@@ -76,6 +99,16 @@ impl Section for DetectorSection {
                 "properties": {
                     "finding_publishing_frequency": {"enum": catalog::PUBLISHING_FREQUENCIES},
                     "features": features,
+                    "malware_scan": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "description": "GuardDuty-initiated malware scans of EC2: the administrator's settings apply to the organization's members.",
+                        "properties": {
+                            "keep_snapshots": {"enum": ["with_finding", "never"], "default": "never"},
+                            "include_tags": schema::tags(),
+                            "exclude_tags": schema::tags()
+                        }
+                    },
                     "tags": schema::tags()
                 }
             }),
@@ -146,6 +179,12 @@ fn detector(checker: &mut Checker, node: &Node) -> Option<DetectorSettings> {
             ok = false;
         }
     }
+    if let Some(node) = entries.get("malware_scan") {
+        match malware_scan(checker, node) {
+            Some(scan) => settings.malware_scan = Some(scan),
+            None => ok = false,
+        }
+    }
     if let Some(node) = entries.get("features") {
         match features(checker, node, "detector.features", "`detector.features`") {
             Some(found) => settings.features = found,
@@ -153,6 +192,41 @@ fn detector(checker: &mut Checker, node: &Node) -> Option<DetectorSettings> {
         }
     }
     ok.then_some(settings)
+}
+
+fn malware_scan(checker: &mut Checker, node: &Node) -> Option<MalwareScan> {
+    let what = "`detector.malware_scan`";
+    let entries = checker.mapping(node, "detector.malware_scan", what)?;
+    let keep_snapshots = match entries.get("keep_snapshots") {
+        Some(n) => checker
+            .one_of(
+                n,
+                "`malware_scan.keep_snapshots`",
+                &["with_finding", "never"],
+            )
+            .map(|v| v == "with_finding"),
+        None => Some(false),
+    };
+    let include_tags = entries
+        .get("include_tags")
+        .map(|n| checker.tags(n, "`malware_scan.include_tags`"))
+        .unwrap_or_default();
+    let exclude_tags = entries
+        .get("exclude_tags")
+        .map(|n| checker.tags(n, "`malware_scan.exclude_tags`"))
+        .unwrap_or_default();
+    if !include_tags.is_empty() && !exclude_tags.is_empty() {
+        checker.error(
+            Diagnostic::error(entries.get("exclude_tags").map(|n| n.position), format!("{what} gives both `include_tags` and `exclude_tags`"))
+                .hint("GuardDuty scans either only the instances with the included tags, or all but those with the excluded ones: keep one"),
+        );
+        return None;
+    }
+    Some(MalwareScan {
+        keep_snapshots: keep_snapshots?,
+        include_tags,
+        exclude_tags,
+    })
 }
 
 /// A `features:` mapping (of `detector:` or a profile): feature names to `enabled`/`disabled`

@@ -52,6 +52,9 @@ pub struct RegionState {
     pub detector: Option<DetectorState>,
     pub org_config: Option<OrgConfigState>,
     pub members: BTreeMap<String, MemberState>,
+    /// The administrator's malware scan settings; read only when the manifest names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub malware_scan: Option<super::malware_scan::ScanSettings>,
 }
 
 /// Every targeted Region.
