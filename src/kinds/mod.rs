@@ -9,6 +9,7 @@ pub mod export;
 pub mod filters;
 pub mod guardduty;
 pub mod ip_lists;
+pub mod malware_s3;
 pub mod responses;
 
 use crate::cloud::aws::Aws;
@@ -41,12 +42,13 @@ pub struct Context {
 }
 
 /// Every kind's manifest section, in the order their problems are looked for.
-pub fn sections() -> [&'static dyn Section; 6] {
+pub fn sections() -> [&'static dyn Section; 7] {
     [
         &guardduty::section::DetectorSection,
         &guardduty::profiles::ProfilesSection,
         &filters::section::FiltersSection,
         &export::section::ExportSection,
+        &malware_s3::section::MalwareS3Section,
         &ip_lists::section::IpListsSectionReader,
         &responses::section::ResponsesSection,
     ]
@@ -69,6 +71,7 @@ pub fn registry() -> Registry<Context> {
         Box::new(guardduty::GuardDuty),
         Box::new(filters::Filters),
         Box::new(export::Export),
+        Box::new(malware_s3::MalwareS3),
         Box::new(ip_lists::IpLists),
         Box::new(responses::Responses),
     ])
