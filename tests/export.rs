@@ -5,18 +5,12 @@
 
 mod common;
 
-use common::{Emulator, Run};
+use common::{Emulator, PY_CLIENT, Run};
 use serde_json::Value;
 use std::path::Path;
 
-const PY: &str = r#"
-import boto3, os, json
-E = os.environ["ENDPOINT"]
-def client(service, account="222222222222", region="us-east-1"):
-    sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
-    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
-    creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
-    return boto3.client(service, endpoint_url=E, region_name=region, **creds)
+/// Helpers beside `common::PY_CLIENT` (the bucket and key are in us-east-1, the home Region).
+const PY_HELPERS: &str = r#"
 def destinations():
     out = {}
     for region in ["eu-west-1", "us-east-1"]:
@@ -27,7 +21,7 @@ def destinations():
             out[region] = {"status": found["Status"], "arn": found["DestinationProperties"]["DestinationArn"], "key": found["DestinationProperties"]["KmsKeyArn"], "tags": found.get("Tags", {})}
     return out
 def bucket_policy():
-    return json.loads(client("s3", "333333333333").get_bucket_policy(Bucket="acme-guardduty-findings")["Policy"])
+    return json.loads(client("s3", "333333333333", "us-east-1").get_bucket_policy(Bucket="acme-guardduty-findings")["Policy"])
 "#;
 
 const MANIFEST: &str = r#"version: 1
@@ -40,7 +34,7 @@ export:
 "#;
 
 fn python(emulator: &Emulator, code: &str) -> Value {
-    let out = emulator.boto3(&format!("{PY}\n{code}"));
+    let out = emulator.boto3(&format!("{PY_CLIENT}{PY_HELPERS}\n{code}"));
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
@@ -111,7 +105,7 @@ fn export_from_nothing_to_a_log_archive_bucket_publishes_and_converges() {
     }
     let bucket = python(
         &emulator,
-        "s3 = client('s3', '333333333333')\nb = 'acme-guardduty-findings'\n\
+        "s3 = client('s3', '333333333333', 'us-east-1')\nb = 'acme-guardduty-findings'\n\
 pab = s3.get_public_access_block(Bucket=b)['PublicAccessBlockConfiguration']\n\
 enc = s3.get_bucket_encryption(Bucket=b)['ServerSideEncryptionConfiguration']['Rules'][0]['ApplyServerSideEncryptionByDefault']\n\
 tags = s3.get_bucket_tagging(Bucket=b)['TagSet']\n\
@@ -131,7 +125,7 @@ fn an_existing_bucket_keeps_its_statements_and_broken_permissions_show() {
     let dir = tempfile::tempdir().unwrap();
     // The log archive team's bucket, with a statement of theirs.
     emulator.boto3(&format!(
-        "{PY}\ns3 = client('s3', '333333333333')\ns3.create_bucket(Bucket='acme-guardduty-findings')\n\
+        "{PY_CLIENT}{PY_HELPERS}\ns3 = client('s3', '333333333333', 'us-east-1')\ns3.create_bucket(Bucket='acme-guardduty-findings')\n\
 s3.put_bucket_policy(Bucket='acme-guardduty-findings', Policy=json.dumps({{'Version': '2012-10-17', 'Statement': [\
 {{'Sid': 'TheirAuditRead', 'Effect': 'Allow', 'Principal': {{'AWS': 'arn:aws:iam::333333333333:root'}}, 'Action': 's3:GetObject', 'Resource': 'arn:aws:s3:::acme-guardduty-findings/*'}}]}}))\n"
     ));
@@ -169,7 +163,7 @@ s3.put_bucket_policy(Bucket='acme-guardduty-findings', Policy=json.dumps({{'Vers
     // Someone removes guardform's statements: the plan shows the policy diff, and that
     // GuardDuty cannot publish.
     emulator.boto3(&format!(
-        "{PY}\ns3 = client('s3', '333333333333')\np = bucket_policy()\n\
+        "{PY_CLIENT}{PY_HELPERS}\ns3 = client('s3', '333333333333', 'us-east-1')\np = bucket_policy()\n\
 p['Statement'] = [s for s in p['Statement'] if not s.get('Sid', '').startswith('Guardform')]\n\
 s3.put_bucket_policy(Bucket='acme-guardduty-findings', Policy=json.dumps(p))\n"
     ));

@@ -519,6 +519,24 @@ impl Aws {
         self.detector_id(account, region).await
     }
 
+    /// The detector `account` has now in `region`, which `doing` needs: an error saying so
+    /// when there is none (a change whose detector change failed or was not applied).
+    pub async fn required_detector_id(
+        &self,
+        account: &str,
+        region: &str,
+        doing: &str,
+    ) -> Result<String, AwsError> {
+        self.current_detector_id(account, region)
+            .await?
+            .ok_or_else(|| {
+                AwsError::message(
+                    doing,
+                    format!("{account} has no GuardDuty detector in {region}"),
+                )
+            })
+    }
+
     /// Records a detector created during this run.
     pub fn remember_detector(&self, account: &str, region: &str, id: &str) {
         let cell = tokio::sync::OnceCell::new_with(Some(Some(id.to_string())));

@@ -178,6 +178,11 @@ pub fn canonical(value: &Value) -> Value {
     }
 }
 
+/// [`canonical`] as text: how plans store and compare documents.
+pub fn canonical_text(value: &Value) -> String {
+    canonical(value).to_string()
+}
+
 /// A JSON string value.
 pub fn string(value: impl Into<String>) -> Value {
     Value::String(value.into())

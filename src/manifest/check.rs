@@ -855,15 +855,10 @@ impl Checker {
             let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
             (bucket.to_string(), key.trim_matches('/').to_string())
         });
-        let valid_bucket = |b: &str| {
-            (3..=63).contains(&b.len())
-                && b.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-                && b.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && b.ends_with(|c: char| c.is_ascii_alphanumeric())
-        };
         match parsed {
-            Some((bucket, key)) if valid_bucket(&bucket) && (!key_required || !key.is_empty()) => {
+            Some((bucket, key))
+                if catalog::is_bucket_name(&bucket) && (!key_required || !key.is_empty()) =>
+            {
                 Some((bucket, key))
             }
             _ => {

@@ -131,14 +131,8 @@ pub async fn apply(
     let region = c.region.as_str();
     let context = format!("{admin}/{region}");
     let detector_id = aws
-        .current_detector_id(admin, region)
-        .await?
-        .ok_or_else(|| {
-            AwsError::message(
-                format!("exporting findings in {context}"),
-                "the administrator has no detector there",
-            )
-        })?;
+        .required_detector_id(admin, region, &format!("exporting findings in {context}"))
+        .await?;
     let client = aws.guardduty(admin, region);
     let id = c.inputs.get("destination_id").cloned().unwrap_or_default();
     if c.action == Action::Delete {

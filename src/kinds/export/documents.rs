@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 
+pub use crate::kinds::canonical_text as canonical;
+
 /// guardform's statements start with this `Sid`.
 pub const SID_PREFIX: &str = "Guardform";
 
@@ -136,11 +138,6 @@ pub fn merged(live: Option<&str>, ours: &[Value]) -> Value {
     }
     document.insert("Statement".into(), Value::Array(statements));
     Value::Object(document)
-}
-
-/// `document` with every object's keys sorted, as text: what plans compare and show.
-pub fn canonical(document: &Value) -> String {
-    serde_json::to_string(&crate::kinds::canonical(document)).unwrap_or_default()
 }
 
 #[cfg(test)]

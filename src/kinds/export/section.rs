@@ -118,15 +118,6 @@ impl Section for ExportSection {
     }
 }
 
-fn valid_bucket(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
-}
-
 fn export(checker: &mut Checker, node: &Node) -> Option<ExportSpec> {
     let entries = checker.mapping(node, "export", "`export`")?;
     let bucket = checker
@@ -191,7 +182,7 @@ fn bucket(checker: &mut Checker, node: &Node) -> Option<(String, String, String)
         )
         .and_then(|n| {
             let name = checker.string(n, "`export.bucket.name`")?;
-            if valid_bucket(&name) {
+            if crate::manifest::catalog::is_bucket_name(&name) {
                 return Some(name);
             }
             checker.error(

@@ -25,7 +25,7 @@ fn attributes(description: &str, action: &str, criteria: &Value) -> Attributes {
         ("action".to_string(), string(action)),
         (
             "criteria".to_string(),
-            string(serde_json::to_string(&crate::kinds::canonical(criteria)).unwrap_or_default()),
+            string(crate::kinds::canonical_text(criteria)),
         ),
     ])
 }
@@ -208,14 +208,12 @@ async fn apply(aws: &Aws, admin: &str, c: &Change) -> Result<(), AwsError> {
     let name = c.inputs.get("name").map(String::as_str).unwrap_or_default();
     let context = format!("{admin}/{region}");
     let detector_id = aws
-        .current_detector_id(admin, region)
-        .await?
-        .ok_or_else(|| {
-            AwsError::message(
-                format!("changing filter {name} in {context}"),
-                "the administrator has no detector there",
-            )
-        })?;
+        .required_detector_id(
+            admin,
+            region,
+            &format!("changing filter {name} in {context}"),
+        )
+        .await?;
     let client = aws.guardduty(admin, region);
     let rank = c
         .after

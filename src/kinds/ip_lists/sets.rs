@@ -526,12 +526,9 @@ pub async fn apply(
     change: &Change,
 ) -> Result<(), AwsError> {
     let region = change.region.as_str();
-    let Some(detector_id) = aws.current_detector_id(admin, region).await? else {
-        return Err(AwsError::message(
-            format!("writing {}", change.address),
-            format!("the administrator {admin} has no detector in {region}"),
-        ));
-    };
+    let detector_id = aws
+        .required_detector_id(admin, region, &format!("writing {}", change.address))
+        .await?;
     let calls = SetCalls {
         client: aws.guardduty(admin, region),
         detector_id: &detector_id,

@@ -10,18 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// JSON with object keys sorted, for comparing documents whatever their key order.
 pub fn canonical(value: &Value) -> String {
-    fn sort(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let sorted: BTreeMap<&String, Value> =
-                    map.iter().map(|(k, v)| (k, sort(v))).collect();
-                Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
-            other => other.clone(),
-        }
-    }
-    sort(value).to_string()
+    crate::kinds::canonical_text(value)
 }
 
 /// Canonical form of a JSON document given as text (IAM returns them URL-encoded).

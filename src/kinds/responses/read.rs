@@ -65,6 +65,33 @@ pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
     Ok(state)
 }
 
+/// The inline policy `guardform` of role `name` (canonical), or `None` when it has none.
+pub async fn inline_policy(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
+    match iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name("guardform")
+        .send()
+        .await
+    {
+        Ok(output) => Ok(Some(canonical_text(output.policy_document()))),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(AwsError::new(
+            format!("reading the policy of IAM role {name}"),
+            error,
+        )),
+    }
+}
+
 /// Reads guardform's roles (path `/guardform/`) in `account`.
 pub async fn observe_roles(
     aws: &Aws,
@@ -102,28 +129,7 @@ pub async fn observe_roles(
                 .and_then(|r| r.assume_role_policy_document())
                 .map(canonical_text)
                 .unwrap_or_default();
-            let policy = match iam
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name("guardform")
-                .send()
-                .await
-            {
-                Ok(output) => Some(canonical_text(output.policy_document())),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_no_such_entity_exception()) =>
-                {
-                    None
-                }
-                Err(error) => {
-                    return Err(AwsError::new(
-                        format!("reading the policy of IAM role {name}"),
-                        error,
-                    ));
-                }
-            };
+            let policy = inline_policy(&iam, &name).await?;
             roles.insert(
                 name,
                 RoleState {
