@@ -189,7 +189,8 @@ fn two_applies_at_once_end_cleanly_and_the_next_plan_is_empty() {
             args: &destroy,
         },
     ));
-    // Both put them back, with new content for the other list.
+    // Both put them back, with new content for the other list, which moves from an IP set back
+    // to an entity set (a replacement: destructive).
     failures.extend(race(
         &emulator,
         &proxy,
@@ -198,7 +199,7 @@ fn two_applies_at_once_end_cleanly_and_the_next_plan_is_empty() {
             name: "restore with new list content",
             manifest: manifest(true, 1),
             full: true,
-            args: &apply,
+            args: &destroy,
         },
     ));
     eprintln!(

@@ -461,3 +461,96 @@ fn a_bucket_setting_that_cannot_be_read_is_an_error_not_drift() {
         .guardform(dir.path(), &["plan", "--detailed-exitcode"])
         .expect_code(0);
 }
+
+const ENTITY_PY: &str = r#"
+def entity_sets(kind, region="eu-west-1"):
+    g = client("guardduty", "222222222222", region)
+    d = detector("222222222222", region)
+    ids = getattr(g, f"list_{kind}_entity_sets")(DetectorId=d)[f"{kind.capitalize()}EntitySetIds"]
+    return {s["Name"]: s for s in (getattr(g, f"get_{kind}_entity_set")(DetectorId=d, **{f"{kind.capitalize()}EntitySetId": i}) for i in ids)}
+"#;
+
+#[test]
+fn entity_lists_take_domains_and_moving_a_list_from_an_ip_set_is_a_replacement() {
+    let office = |kind: &str| {
+        format!(
+            "  - name: office\n    kind: {kind}\n    source: {{ inline: [\"203.0.113.0/24\"] }}\n"
+        )
+    };
+    let domains = "  - name: bad-domains\n    kind: threat_entities\n    source: { inline: [\"Evil.Example.\", \"*.phish.example\", \"bücher.example\", \"198.51.100.7\", \"bad_label.example\"] }\n";
+    let (emulator, dir) = setup(&format!("{}{domains}", office("trusted")));
+    let plan = emulator.guardform(dir.path(), &["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout
+            .contains("+ guardduty.threat_entity_set[222222222222/eu-west-1/bad-domains]"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("`bad_label.example`: `_` is not allowed in a host name"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("+ expected_bucket_owner  = \"222222222222\""),
+        "{}",
+        plan.stdout
+    );
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    emulator
+        .guardform(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+    let out = emulator.boto3(&format!(
+        "{PY}{ENTITY_PY}\nfor region in ['eu-west-1', 'us-east-1']:\n    s = entity_sets('threat', region)['bad-domains']\n    print(s['Status'], s['ExpectedBucketOwner'], s['Tags']['guardform:list'], repr(content(s['Location'])))"
+    ));
+    let expected = "ACTIVE 222222222222 bad-domains '198.51.100.7\\n*.phish.example\\nevil.example\\nxn--bcher-kva.example\\n'";
+    assert_eq!(out.trim(), format!("{expected}\n{expected}"));
+
+    // `office` becomes an entity list: one replacement per Region (the new set first, then the
+    // old one), which needs --allow-destroy like any other.
+    write(
+        dir.path(),
+        "guardform.yaml",
+        &format!("{HEAD}ip_lists:\n{}{domains}", office("trusted_entities")),
+    );
+    let plan = emulator.guardform(dir.path(), &["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    assert_eq!(
+        lines(&plan, "-/+ guardduty.trusted_entity_set[").len(),
+        2,
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("(list `office` moves from an IPSet to a TrustedEntitySet"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        lines(&plan, "- guardduty.ipset[").is_empty(),
+        "{}",
+        plan.stdout
+    );
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(1);
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve", "--allow-destroy"])
+        .expect_code(0);
+    emulator
+        .guardform(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+    let out = emulator.boto3(&format!(
+        "{PY}{ENTITY_PY}\nfor region in ['eu-west-1', 'us-east-1']:\n    print(region, sorted(sets(region)), {{n: s['Status'] for n, s in entity_sets('trusted', region).items()}})"
+    ));
+    assert_eq!(
+        out.trim(),
+        "eu-west-1 [] {'office': 'ACTIVE'}\nus-east-1 [] {'office': 'ACTIVE'}"
+    );
+}

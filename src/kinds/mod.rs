@@ -314,6 +314,29 @@ mod tests {
         assert!(found[0].starts_with("11:5 EKS_RUNTIME_MONITORING and RUNTIME_MONITORING"));
     }
 
+    #[test]
+    fn list_kinds_have_their_own_limits() {
+        let list = |name: &str, kind: &str| {
+            format!("  - {{ name: {name}, kind: {kind}, source: {{ inline: [\"8.8.8.8\"] }} }}\n")
+        };
+        let ok = format!(
+            "{MINIMAL}storage: {{ bucket: \"s3://lists-bucket\" }}\nip_lists:\n{}{}{}",
+            list("a", "trusted"),
+            list("b", "trusted_entities"),
+            list("c", "threat_entities")
+        );
+        assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
+        let two = format!("{ok}{}", list("d", "trusted_entities"));
+        let found = errors(&two);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("one `kind: trusted_entities` list too many"),
+            "{found:?}"
+        );
+        let bad = format!("{ok}{}", list("e", "entities"));
+        assert!(errors(&bad)[0].contains("invalid `ip_lists.kind` `entities`"));
+    }
+
     fn keys_at<'a>(schema: &'a serde_json::Value, path: &str) -> Vec<&'a str> {
         // Where a value may be a scalar or a mapping (`oneOf`), the mapping's schema.
         fn mapping_of(node: &serde_json::Value) -> &serde_json::Value {

@@ -506,6 +506,12 @@ for region in P["regions"]:
         for i in pages(g.list_threat_intel_sets, "ThreatIntelSetIds", DetectorId=d):
             s = g.get_threat_intel_set(DetectorId=d, ThreatIntelSetId=i)
             sets.append(dict(kind="threat", id=i, detector=d, name=s["Name"], status=s["Status"], location=s["Location"], tags=s.get("Tags", {{}})))
+        for i in pages(g.list_trusted_entity_sets, "TrustedEntitySetIds", DetectorId=d):
+            s = g.get_trusted_entity_set(DetectorId=d, TrustedEntitySetId=i)
+            sets.append(dict(kind="trusted_entities", id=i, detector=d, name=s["Name"], status=s["Status"], location=s["Location"], tags=s.get("Tags", {{}})))
+        for i in pages(g.list_threat_entity_sets, "ThreatEntitySetIds", DetectorId=d):
+            s = g.get_threat_entity_set(DetectorId=d, ThreatEntitySetId=i)
+            sets.append(dict(kind="threat_entities", id=i, detector=d, name=s["Name"], status=s["Status"], location=s["Location"], tags=s.get("Tags", {{}})))
         for m in pages(g.list_members, "Members", DetectorId=d, OnlyAssociated="false"):
             members.append(dict(account=m["AccountId"], status=m["RelationshipStatus"], detector=d))
     r["sets"], r["members"] = sets, members
@@ -648,7 +654,8 @@ pub fn ownership_problems(found: &Value, declared: &Declared) -> Vec<String> {
             ));
         }
 
-        // IP sets and threat intel sets: exactly one per list, named as the list, none extra.
+        // IP sets, threat intel sets and entity sets: exactly one per list, named as the list,
+        // none extra.
         let sets = r["sets"].as_array().cloned().unwrap_or_default();
         let mut by_name: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
         for set in &sets {

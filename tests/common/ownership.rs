@@ -17,14 +17,16 @@ pub const TRUSTED_VARIANTS: [&str; 3] = [
     r#"["203.0.113.64/26", "198.51.100.7"]"#,
 ];
 
-/// The manifest: `full` has the threat list `bad-actors` and the response
-/// `archive-all`, which the other rounds remove.
+/// The manifest: `full` has the threat list `bad-actors`, the threat entity list
+/// `bad-domains` and the response `archive-all`, which the other rounds remove; and its
+/// trusted list is an entity list, which the other rounds move back to an IP set.
 pub fn manifest(full: bool, variant: usize) -> String {
     let threat = if full {
-        "  - name: bad-actors\n    kind: threat\n    source: { inline: [\"192.0.2.10\", \"192.0.2.20\", \"198.51.100.128/25\", \"2001:db8:1::/48\"] }\n"
+        "  - name: bad-actors\n    kind: threat\n    source: { inline: [\"192.0.2.10\", \"192.0.2.20\", \"198.51.100.128/25\", \"2001:db8:1::/48\"] }\n  - name: bad-domains\n    kind: threat_entities\n    source: { inline: [\"evil.example\", \"*.phish.example\", \"192.0.2.30\"] }\n"
     } else {
         ""
     };
+    let trusted_kind = trusted_kind(full);
     let archive = if full {
         "  - name: archive-all\n    when: {}\n    run: { bundle: archive-findings, env: { BUCKET: acme-findings-archive, PREFIX: guardduty } }\n"
     } else {
@@ -45,7 +47,7 @@ detector:
 storage: {{ bucket: "s3://{BUCKET}/{PREFIX}" }}
 ip_lists:
   - name: office-egress
-    kind: trusted
+    kind: {trusted_kind}
     source: {{ inline: {trusted} }}
 {threat}responses:
   - name: high-to-slack
@@ -56,12 +58,17 @@ ip_lists:
     )
 }
 
+fn trusted_kind(full: bool) -> &'static str {
+    if full { "trusted_entities" } else { "trusted" }
+}
+
 /// What `manifest(full, _)` declares.
 pub fn declared(full: bool, members: &[String]) -> Declared {
-    let mut lists = vec![("office-egress".to_string(), "trusted".to_string())];
+    let mut lists = vec![("office-egress".to_string(), trusted_kind(full).to_string())];
     let mut responses = vec![("high-to-slack".to_string(), true)];
     if full {
         lists.push(("bad-actors".to_string(), "threat".to_string()));
+        lists.push(("bad-domains".to_string(), "threat_entities".to_string()));
         responses.push(("archive-all".to_string(), true));
     }
     Declared {

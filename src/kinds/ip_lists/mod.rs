@@ -36,6 +36,8 @@ impl Kind<Context> for IpLists {
             object::TYPE,
             sets::IPSET,
             sets::THREAT_INTEL_SET,
+            sets::TRUSTED_ENTITY_SET,
+            sets::THREAT_ENTITY_SET,
         ]
     }
 

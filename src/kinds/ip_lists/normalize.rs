@@ -7,6 +7,12 @@
 //! of CIDRs). Private, loopback, link-local, multicast and other non-routable ranges are
 //! dropped with a warning: GuardDuty lists apply to public addresses only. CIDR arithmetic is
 //! the `ipnet` crate's.
+//!
+//! Entity lists (trusted and threat entity sets) take domain names too: converted from IDNA to
+//! ASCII (`bücher.example` → `xn--bcher-kva.example`), lower-cased, without a trailing dot, a
+//! wildcard only as the whole first label (`*.example.com`), every label 1–63 letters, digits
+//! or inner `-`, at most 253 characters, at least two labels and a top-level label that is not
+//! all digits. Anything else is rejected with its line.
 
 use ipnet::{IpNet, Ipv4Subnets, Ipv6Subnets};
 use std::net::{IpAddr, Ipv4Addr};
@@ -29,6 +35,8 @@ pub struct Rejected {
 pub struct Normalized {
     /// Sorted, merged entries.
     pub entries: Vec<IpNet>,
+    /// Sorted, de-duplicated domain names (entity lists only).
+    pub domains: Vec<String>,
     /// Lines that are not addresses at all.
     pub rejected: Vec<Rejected>,
     /// What was changed or dropped on the way (host bits masked, private ranges dropped).
@@ -39,7 +47,22 @@ impl Normalized {
     /// The list file: one entry per line, sorted, `\n`-terminated; single hosts without a
     /// prefix length.
     pub fn text(&self) -> String {
-        entries_text(&self.entries)
+        let mut text = entries_text(&self.entries);
+        for domain in &self.domains {
+            text.push_str(domain);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// How many entries GuardDuty will count.
+    pub fn len(&self) -> usize {
+        self.entries.len() + self.domains.len()
+    }
+
+    /// True when nothing is left.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -169,8 +192,85 @@ fn split_range(entry: &str) -> Option<(&str, &str)> {
     entry.split_once('-')
 }
 
-/// Normalises list text. `source` names it in notes.
+/// A domain name as GuardDuty's entity lists take it, or why not.
+pub fn parse_domain(entry: &str) -> Result<String, String> {
+    let entry = entry.strip_suffix('.').unwrap_or(entry);
+    let (wildcard, name) = match entry.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, entry),
+    };
+    if name.contains('*') {
+        return Err("a wildcard is allowed only as the whole first label (`*.example.com`)".into());
+    }
+    if name.contains('_') {
+        return Err("`_` is not allowed in a host name".into());
+    }
+    let ascii = idna::domain_to_ascii(name)
+        .map_err(|_| "not a valid internationalised domain name".to_string())?;
+    if ascii.len() > 253 {
+        return Err(format!(
+            "{} characters; a domain name has at most 253",
+            ascii.len()
+        ));
+    }
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.len() < 2 {
+        return Err("not an IP address, CIDR, range or domain name (a domain needs at least two labels, e.g. `example.com`)".into());
+    }
+    for label in &labels {
+        if label.is_empty() {
+            return Err("empty label (`..`)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("label `{label}` is longer than 63 characters"));
+        }
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!(
+                "label `{label}` has characters other than letters, digits and `-`"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("label `{label}` starts or ends with `-`"));
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(
+            "not an IP address, and not a domain name (its last label is all digits)".into(),
+        );
+    }
+    Ok(if wildcard {
+        format!("*.{ascii}")
+    } else {
+        ascii
+    })
+}
+
+/// True when a rejected entry was meant as an address (digits, dots, colons, `/`, `-`).
+fn looks_like_address(entry: &str) -> bool {
+    entry
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || ".:/- ".contains(c))
+        && entry.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Normalises IP list text.
 pub fn normalize(text: &str) -> Normalized {
+    normalize_with(text, false)
+}
+
+/// Normalises entity list text: addresses as [`normalize`] does, and domain names.
+pub fn normalize_entities(text: &str) -> Normalized {
+    normalize_with(text, true)
+}
+
+fn normalize_with(text: &str, with_domains: bool) -> Normalized {
+    let mut domains = Vec::new();
     let mut entries = Vec::new();
     let mut rejected = Vec::new();
     let mut notes = Vec::new();
@@ -179,8 +279,14 @@ pub fn normalize(text: &str) -> Normalized {
         if entry.is_empty() {
             continue;
         }
-        match parse_entry(entry, &mut notes) {
-            Ok(nets) => entries.extend(nets),
+        let parsed = match parse_entry(entry, &mut notes) {
+            Err(_) if with_domains && !looks_like_address(entry) => {
+                parse_domain(entry).map(|domain| domains.push(domain))
+            }
+            other => other.map(|nets| entries.extend(nets)),
+        };
+        match parsed {
+            Ok(()) => {}
             Err(reason) => rejected.push(Rejected {
                 line: index + 1,
                 text: raw.trim().to_string(),
@@ -209,8 +315,11 @@ pub fn normalize(text: &str) -> Normalized {
     }
     let mut entries = IpNet::aggregate(&kept);
     entries.sort();
+    domains.sort();
+    domains.dedup();
     Normalized {
         entries,
+        domains,
         rejected,
         notes,
     }
@@ -220,9 +329,9 @@ pub fn normalize(text: &str) -> Normalized {
 pub fn check(normalized: &Normalized, kind: ListKind, allow_broad: bool) -> Vec<ListProblem> {
     let mut problems = Vec::new();
     let limit = kind.max_entries();
-    if normalized.entries.len() > limit {
+    if normalized.len() > limit {
         problems.push(ListProblem::TooMany {
-            count: normalized.entries.len(),
+            count: normalized.len(),
             limit,
         });
     }
@@ -230,7 +339,7 @@ pub fn check(normalized: &Normalized, kind: ListKind, allow_broad: bool) -> Vec<
     if bytes > MAX_BYTES {
         problems.push(ListProblem::TooLarge { bytes });
     }
-    if kind == ListKind::Trusted && !allow_broad {
+    if kind.is_trusted() && !allow_broad {
         let broad: Vec<String> = normalized
             .entries
             .iter()
@@ -392,6 +501,56 @@ mod tests {
             sorted.sort();
             proptest::prop_assert_eq!(&sorted, &normalized.entries);
         }
+    }
+
+    #[test]
+    fn entity_lists_take_domains() {
+        let normalized = normalize_entities(
+            "Example.COM.\n*.Evil.example\nbücher.example\n203.0.113.7\nexample.com\nsub.my-site.org # note\n",
+        );
+        assert!(normalized.rejected.is_empty(), "{:?}", normalized.rejected);
+        assert_eq!(
+            normalized.text(),
+            "203.0.113.7\n*.evil.example\nexample.com\nsub.my-site.org\nxn--bcher-kva.example\n"
+        );
+        assert_eq!(normalized.len(), 5);
+    }
+
+    #[test]
+    fn bad_domains_are_rejected_with_their_line() {
+        let normalized = normalize_entities(
+            "ok.example\nlocalhost\nfoo.*.example\n-bad.example\nunder_score.example\na..b\n1.2.3.999\n",
+        );
+        let found: Vec<(usize, &str)> = normalized
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    2,
+                    "not an IP address, CIDR, range or domain name (a domain needs at least two labels, e.g. `example.com`)"
+                ),
+                (
+                    3,
+                    "a wildcard is allowed only as the whole first label (`*.example.com`)"
+                ),
+                (4, "label `-bad` starts or ends with `-`"),
+                (5, "`_` is not allowed in a host name"),
+                (6, "empty label (`..`)"),
+                (7, "not an IP address, CIDR or range"),
+            ]
+        );
+        assert_eq!(normalized.text(), "ok.example\n");
+    }
+
+    #[test]
+    fn ip_lists_still_refuse_domains() {
+        let normalized = normalize("example.com\n8.8.8.8\n");
+        assert_eq!(normalized.rejected.len(), 1);
+        assert_eq!(normalized.text(), "8.8.8.8\n");
     }
 
     #[test]

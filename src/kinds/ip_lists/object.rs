@@ -219,6 +219,7 @@ mod tests {
             location: crate::kinds::ip_lists::sources::location("b", key),
             status: "ACTIVE".into(),
             tags,
+            expected_bucket_owner: None,
         }
     }
 
@@ -261,6 +262,7 @@ mod tests {
             RegionSets {
                 ip_sets: vec![set("office", &old, true)],
                 threat_intel_sets: vec![set("theirs", &foreign, false)],
+                ..RegionSets::default()
             },
         );
         let mut changes = vec![change(

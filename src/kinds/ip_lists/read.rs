@@ -80,6 +80,7 @@ macro_rules! read_sets {
                         .tags()
                         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                         .unwrap_or_default(),
+                    expected_bucket_owner: set.expected_bucket_owner().map(str::to_string),
                 });
             }
         }
@@ -88,35 +89,72 @@ macro_rules! read_sets {
     }};
 }
 
-/// Reads the administrator's IPSets and ThreatIntelSets.
+/// Reads the administrator's IPSets, ThreatIntelSets, TrustedEntitySets and ThreatEntitySets.
 async fn read_list_sets(
     client: &aws_sdk_guardduty::Client,
     detector_id: &str,
     context: &str,
 ) -> Result<RegionSets, AwsError> {
-    let ip_sets = read_sets!(
-        client,
-        detector_id,
-        context,
-        list_ip_sets,
-        get_ip_set,
-        ip_set_ids,
-        ip_set_id,
-        "IP sets"
-    );
-    let threat_intel_sets = read_sets!(
-        client,
-        detector_id,
-        context,
-        list_threat_intel_sets,
-        get_threat_intel_set,
-        threat_intel_set_ids,
-        threat_intel_set_id,
-        "threat intel sets"
-    );
+    let ip_sets = async {
+        Ok::<_, AwsError>(read_sets!(
+            client,
+            detector_id,
+            context,
+            list_ip_sets,
+            get_ip_set,
+            ip_set_ids,
+            ip_set_id,
+            "IP sets"
+        ))
+    };
+    let threat_intel_sets = async {
+        Ok::<_, AwsError>(read_sets!(
+            client,
+            detector_id,
+            context,
+            list_threat_intel_sets,
+            get_threat_intel_set,
+            threat_intel_set_ids,
+            threat_intel_set_id,
+            "threat intel sets"
+        ))
+    };
+    let trusted_entity_sets = async {
+        Ok::<_, AwsError>(read_sets!(
+            client,
+            detector_id,
+            context,
+            list_trusted_entity_sets,
+            get_trusted_entity_set,
+            trusted_entity_set_ids,
+            trusted_entity_set_id,
+            "trusted entity sets"
+        ))
+    };
+    let threat_entity_sets = async {
+        Ok::<_, AwsError>(read_sets!(
+            client,
+            detector_id,
+            context,
+            list_threat_entity_sets,
+            get_threat_entity_set,
+            threat_entity_set_ids,
+            threat_entity_set_id,
+            "threat entity sets"
+        ))
+    };
+    // The four kinds are read concurrently.
+    let (ip_sets, threat_intel_sets, trusted_entity_sets, threat_entity_sets) = tokio::try_join!(
+        ip_sets,
+        threat_intel_sets,
+        trusted_entity_sets,
+        threat_entity_sets
+    )?;
     Ok(RegionSets {
         ip_sets,
         threat_intel_sets,
+        trusted_entity_sets,
+        threat_entity_sets,
     })
 }
 
@@ -239,7 +277,7 @@ fn storage_of_owned_sets(state: &IpListsState) -> Option<Storage> {
     let owned = state
         .regions
         .values()
-        .flat_map(|r| r.ip_sets.iter().chain(&r.threat_intel_sets))
+        .flat_map(|r| r.all().map(|(_, set)| set))
         .filter(|set| {
             set.tags
                 .get(crate::kinds::MANAGED_TAG_KEY)
@@ -307,7 +345,7 @@ async fn observe_list_storage(
 ) -> Result<(), AwsError> {
     let mut keys: Vec<String> = observed.lists.iter().map(|l| l.key(storage)).collect();
     for state in observed.regions.values() {
-        for set in state.ip_sets.iter().chain(&state.threat_intel_sets) {
+        for (_, set) in state.all() {
             if let Some((bucket, key)) = parse_location(&set.location)
                 && bucket == storage.bucket
             {

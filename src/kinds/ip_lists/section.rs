@@ -21,6 +21,9 @@ pub const LIST_FORMATS: &[&str] = &[
     "FIRE_EYE",
 ];
 
+/// The words of `kind:`.
+pub const LIST_KINDS: [&str; 4] = ["trusted", "threat", "trusted_entities", "threat_entities"];
+
 /// The lists and where their files go.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct IpListsSection {
@@ -47,15 +50,30 @@ pub enum ListKind {
     Trusted,
     /// A ThreatIntelSet: traffic with these addresses raises findings.
     Threat,
+    /// A TrustedEntitySet: addresses and domains, read by GuardDuty straight from S3.
+    TrustedEntities,
+    /// A ThreatEntitySet: addresses and domains, read by GuardDuty straight from S3.
+    ThreatEntities,
 }
 
 impl ListKind {
-    /// GuardDuty's entry limit for this kind of list.
+    /// Every kind, in the order the manifest documents them.
+    pub const ALL: [ListKind; 4] = [
+        ListKind::Trusted,
+        ListKind::Threat,
+        ListKind::TrustedEntities,
+        ListKind::ThreatEntities,
+    ];
+
+    /// GuardDuty's entry limit for this kind of list (entity lists are held to the limits of
+    /// the IP lists they replace).
     pub fn max_entries(self) -> usize {
-        match self {
-            ListKind::Trusted => 2_000,
-            ListKind::Threat => 250_000,
-        }
+        if self.is_trusted() { 2_000 } else { 250_000 }
+    }
+
+    /// How many lists of this kind GuardDuty allows per account and Region.
+    pub fn max_sets(self) -> usize {
+        if self.is_trusted() { 1 } else { 6 }
     }
 
     /// The word used in the manifest.
@@ -63,7 +81,72 @@ impl ListKind {
         match self {
             ListKind::Trusted => "trusted",
             ListKind::Threat => "threat",
+            ListKind::TrustedEntities => "trusted_entities",
+            ListKind::ThreatEntities => "threat_entities",
         }
+    }
+
+    /// The kind in a sentence (`new {} list`).
+    pub fn words(self) -> &'static str {
+        match self {
+            ListKind::Trusted => "trusted",
+            ListKind::Threat => "threat",
+            ListKind::TrustedEntities => "trusted entity",
+            ListKind::ThreatEntities => "threat entity",
+        }
+    }
+
+    /// GuardDuty's name for the set, with its article (`an IPSet`).
+    pub fn a_set(self) -> String {
+        let name = self.set_name();
+        let article = if name.starts_with('I') { "an" } else { "a" };
+        format!("{article} {name}")
+    }
+
+    /// GuardDuty's name for the set.
+    pub fn set_name(self) -> &'static str {
+        match self {
+            ListKind::Trusted => "IPSet",
+            ListKind::Threat => "ThreatIntelSet",
+            ListKind::TrustedEntities => "TrustedEntitySet",
+            ListKind::ThreatEntities => "ThreatEntitySet",
+        }
+    }
+
+    /// The kind's limit as people read it (`1 trusted IP list (IPSet)`).
+    pub fn describe_limit(self) -> String {
+        let (what, set) = match self {
+            ListKind::Trusted => ("trusted IP list", "IPSet"),
+            ListKind::Threat => ("threat lists", "ThreatIntelSets"),
+            ListKind::TrustedEntities => ("trusted entity list", "TrustedEntitySet"),
+            ListKind::ThreatEntities => ("threat entity lists", "ThreatEntitySets"),
+        };
+        format!("{} {what} ({set})", self.max_sets())
+    }
+
+    /// Trusted lists silence findings; threat lists raise them.
+    pub fn is_trusted(self) -> bool {
+        matches!(self, ListKind::Trusted | ListKind::TrustedEntities)
+    }
+
+    /// Entity lists take domains as well as addresses.
+    pub fn is_entity(self) -> bool {
+        matches!(self, ListKind::TrustedEntities | ListKind::ThreatEntities)
+    }
+
+    /// The same list as the other family (IP list ⇄ entity list): moving between them replaces
+    /// the set.
+    pub fn counterpart(self) -> ListKind {
+        match self {
+            ListKind::Trusted => ListKind::TrustedEntities,
+            ListKind::Threat => ListKind::ThreatEntities,
+            ListKind::TrustedEntities => ListKind::Trusted,
+            ListKind::ThreatEntities => ListKind::Threat,
+        }
+    }
+
+    fn parse(word: &str) -> Option<ListKind> {
+        ListKind::ALL.into_iter().find(|k| k.name() == word)
     }
 }
 
@@ -183,14 +266,14 @@ impl Section for IpListsSectionReader {
             json!(
 {
                 "type": "array",
-                "description": "Trusted (IPSet, at most one) and threat (ThreatIntelSet, at most six) lists, kept in every targeted Region of the administrator account.",
+                "description": "Trusted and threat lists, kept in every targeted Region of the administrator account: IP lists (IPSet, at most one; ThreatIntelSet, at most six) and entity lists of addresses and domains (TrustedEntitySet, at most one; ThreatEntitySet, at most six).",
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["name", "kind", "source"],
                     "properties": {
                         "name": {"type": "string", "pattern": "^[A-Za-z0-9 _-]{1,300}$"},
-                        "kind": {"enum": ["trusted", "threat"]},
+                        "kind": {"enum": LIST_KINDS, "description": "trusted / threat: IP lists (IPSet, ThreatIntelSet); trusted_entities / threat_entities: entity lists (addresses and domains)."},
                         "format": {"enum": LIST_FORMATS, "default": "TXT"},
                         "allow_broad": {"type": "boolean", "default": false, "description": "Allow trusted entries broader than /8 (IPv4) or /32 (IPv6)."},
                         "adopt": {"type": "boolean", "default": false, "description": "Take over a same-named set guardform did not create."},
@@ -267,7 +350,7 @@ fn ip_lists(checker: &mut Checker, node: &Node) -> Option<Vec<IpListSpec>> {
     let mut lists = Vec::new();
     let mut ok = true;
     let mut names: Vec<(String, usize)> = Vec::new();
-    let (mut trusted, mut threat) = (Vec::new(), Vec::new());
+    let mut per_kind: Vec<(ListKind, crate::manifest::yaml::Position)> = Vec::new();
     for item in items {
         match ip_list(checker, item) {
             Some(list) => {
@@ -285,30 +368,37 @@ fn ip_lists(checker: &mut Checker, node: &Node) -> Option<Vec<IpListSpec>> {
                     ok = false;
                 }
                 names.push((list.name.clone(), item.position.line));
-                match list.kind {
-                    ListKind::Trusted => trusted.push(item.position),
-                    ListKind::Threat => threat.push(item.position),
-                }
+                per_kind.push((list.kind, item.position));
                 lists.push(list);
             }
             None => ok = false,
         }
     }
-    if let Some(second) = trusted.get(1) {
-        checker.error(
-            Diagnostic::error(Some(*second), "a second trusted IP list")
-                .expected("at most one `kind: trusted` list")
-                .hint("GuardDuty allows one trusted IP list (IPSet) per account and Region: merge the sources into one list"),
-        );
-        ok = false;
-    }
-    if let Some(seventh) = threat.get(6) {
-        checker.error(
-            Diagnostic::error(Some(*seventh), "a seventh threat list")
-                .expected("at most six `kind: threat` lists")
-                .hint("GuardDuty allows six threat lists (ThreatIntelSets) per account and Region"),
-        );
-        ok = false;
+    for kind in ListKind::ALL {
+        let limit = kind.max_sets();
+        if let Some((_, over)) = per_kind.iter().filter(|(k, _)| *k == kind).nth(limit) {
+            checker.error(
+                Diagnostic::error(
+                    Some(*over),
+                    format!("one `kind: {}` list too many", kind.name()),
+                )
+                .expected(format!(
+                    "at most {limit} `kind: {}` list{}",
+                    kind.name(),
+                    if limit == 1 { "" } else { "s" }
+                ))
+                .hint(format!(
+                    "GuardDuty allows {limit} {} per account and Region{}",
+                    kind.set_name(),
+                    if limit == 1 {
+                        ": merge the sources into one list"
+                    } else {
+                        ""
+                    }
+                )),
+            );
+            ok = false;
+        }
     }
     ok.then_some(lists)
 }
@@ -349,16 +439,10 @@ fn ip_list(checker: &mut Checker, node: &Node) -> Option<IpListSpec> {
             &entries,
             "kind",
             &what,
-            "add `kind: trusted` (an IPSet) or `kind: threat` (a ThreatIntelSet)",
+            "add `kind: trusted_entities` or `threat_entities` (entity lists: addresses and domains), or `trusted` / `threat` (IP lists)",
         )
-        .and_then(|node| checker.one_of(node, "`ip_lists.kind`", &["trusted", "threat"]))
-        .map(|k| {
-            if k == "trusted" {
-                ListKind::Trusted
-            } else {
-                ListKind::Threat
-            }
-        });
+        .and_then(|node| checker.one_of(node, "`ip_lists.kind`", &LIST_KINDS))
+        .and_then(|k| ListKind::parse(&k));
     let format = match entries.get("format") {
         Some(node) => checker.one_of(node, "`ip_lists.format`", LIST_FORMATS),
         None => Some("TXT".to_string()),
@@ -387,7 +471,7 @@ fn ip_list(checker: &mut Checker, node: &Node) -> Option<IpListSpec> {
             .hint("inline entries and Deep Security IP lists are addresses, which guardform writes as TXT"));
         return None;
     }
-    if kind == Some(ListKind::Threat) && allow_broad == Some(true) {
+    if kind.is_some_and(|k| !k.is_trusted()) && allow_broad == Some(true) {
         checker.diagnostics.push(Diagnostic::warning(
             entries.get("allow_broad").map(|n| n.position),
             format!("{what}: `allow_broad` only matters for trusted lists"),

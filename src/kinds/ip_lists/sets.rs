@@ -1,7 +1,10 @@
-//! `guardduty.ipset[ADMIN/REGION/LIST]` and `guardduty.threat_intel_set[ADMIN/REGION/LIST]`:
-//! the administrator's trusted and threat lists in every targeted Region (lists apply to
-//! members). A set carries the tags that say guardform made it for a list; a same-named set it
-//! did not make is left alone unless the list says `adopt: true`.
+//! The administrator's trusted and threat lists in every targeted Region (lists apply to
+//! members): IP lists (`guardduty.ipset[ADMIN/REGION/LIST]`,
+//! `guardduty.threat_intel_set[...]`) and entity lists of addresses and domains
+//! (`guardduty.trusted_entity_set[...]`, `guardduty.threat_entity_set[...]`). A set carries the
+//! tags that say guardform made it for a list; a same-named set it did not make is left alone
+//! unless the list says `adopt: true`. A list that moves between an IP list and an entity list
+//! is a replacement: the new set is created, then the old one deleted.
 
 use super::object;
 use super::read::parse_location;
@@ -13,10 +16,22 @@ use crate::kinds::ip_lists::section::{ListKind, Storage};
 use crate::kinds::{MANAGED_TAG_KEY, MANAGED_TAG_VALUE, change, differing, string};
 use crate::manifest::Manifest;
 
-/// The trusted list type.
+/// The trusted IP list type.
 pub const IPSET: &str = "guardduty.ipset";
-/// The threat list type.
+/// The threat IP list type.
 pub const THREAT_INTEL_SET: &str = "guardduty.threat_intel_set";
+/// The trusted entity list type.
+pub const TRUSTED_ENTITY_SET: &str = "guardduty.trusted_entity_set";
+/// The threat entity list type.
+pub const THREAT_ENTITY_SET: &str = "guardduty.threat_entity_set";
+
+/// Every set type.
+pub const TYPES: [&str; 4] = [
+    IPSET,
+    THREAT_INTEL_SET,
+    TRUSTED_ENTITY_SET,
+    THREAT_ENTITY_SET,
+];
 
 /// The tag naming the manifest list a set belongs to.
 pub const LIST_TAG_KEY: &str = "guardform:list";
@@ -26,20 +41,19 @@ pub fn type_of(kind: ListKind) -> &'static str {
     match kind {
         ListKind::Trusted => IPSET,
         ListKind::Threat => THREAT_INTEL_SET,
+        ListKind::TrustedEntities => TRUSTED_ENTITY_SET,
+        ListKind::ThreatEntities => THREAT_ENTITY_SET,
     }
+}
+
+/// The list kind of a set type.
+pub fn kind_of(set_type: &str) -> Option<ListKind> {
+    ListKind::ALL.into_iter().find(|k| type_of(*k) == set_type)
 }
 
 /// The address of a list's set.
 pub fn address(kind: &str, admin: &str, region: &str, name: &str) -> String {
     format!("{kind}[{admin}/{region}/{name}]")
-}
-
-fn sets_of<'a>(state: &'a RegionSets, kind: &str) -> &'a [ListSetState] {
-    if kind == IPSET {
-        &state.ip_sets
-    } else {
-        &state.threat_intel_sets
-    }
 }
 
 /// True when guardform made `set` for the list `name`.
@@ -50,11 +64,10 @@ pub fn owns(set: &ListSetState, name: &str) -> bool {
 
 /// The content of the file a set guardform made for `list` points at now (empty if none).
 pub fn owned_set_content(state: &IpListsState, list: &ListContent) -> String {
-    let kind = type_of(list.kind);
     state
         .regions
         .values()
-        .flat_map(|r| sets_of(r, kind))
+        .flat_map(|r| r.of(list.kind).iter().chain(r.of(list.kind.counterpart())))
         .find(|set| owns(set, &list.name))
         .and_then(|set| parse_location(&set.location))
         .and_then(|(_, k)| state.contents.get(&k))
@@ -86,16 +99,30 @@ pub fn plan(
     desired.insert("location".into(), string(location.clone()));
     desired.insert("status".into(), string("ACTIVE"));
     desired.insert("content_sha256".into(), string(list.sha256.clone()));
+    if list.kind.is_entity() {
+        // GuardDuty reads entity lists from S3 itself: it must refuse a bucket someone else
+        // owns (the storage bucket is the administrator's).
+        desired.insert("expected_bucket_owner".into(), string(admin));
+    }
     desired.insert(format!("tags.{MANAGED_TAG_KEY}"), string(MANAGED_TAG_VALUE));
     desired.insert(format!("tags.{LIST_TAG_KEY}"), string(list.name.clone()));
     let empty = RegionSets::default();
     for region in regions {
-        let sets = sets_of(state.regions.get(region).unwrap_or(&empty), kind);
+        let region_sets = state.regions.get(region).unwrap_or(&empty);
+        let sets = region_sets.of(list.kind);
         let found = sets
             .iter()
             .find(|s| owns(s, &list.name))
             .or_else(|| sets.iter().find(|s| s.name == list.name));
+        let moving = region_sets
+            .of(list.kind.counterpart())
+            .iter()
+            .find(|s| owns(s, &list.name));
         match found {
+            None if moving.is_some() => {
+                let old = moving.expect("checked");
+                changes.push(plan_move(list, admin, region, old, &desired));
+            }
             None => {
                 let mut c = change(
                     kind,
@@ -103,7 +130,7 @@ pub fn plan(
                     Action::Create,
                     Some(admin),
                     region,
-                    format!("new {} list", list.kind.name()),
+                    format!("new {} list", list.kind.words()),
                 );
                 c.after = desired.clone().into();
                 c.inputs.insert("list".into(), list.name.clone());
@@ -113,7 +140,7 @@ pub fn plan(
                 conflicts.push(format!(
                     "IP list `{}`: {admin}/{region} already has a GuardDuty {} named `{}` that guardform does not own (id {}); guardform leaves it alone.\n  hint: set `adopt: true` on the list to take it over, or give the list another name",
                     list.name,
-                    if kind == IPSET { "IPSet" } else { "ThreatIntelSet" },
+                    list.kind.set_name(),
                     set.name,
                     set.id
                 ));
@@ -123,6 +150,46 @@ pub fn plan(
             )),
         }
     }
+}
+
+/// A list that moved between an IP list and an entity list in one Region: GuardDuty cannot
+/// convert a set, so the new one is created and the old one deleted (after, so the Region is
+/// never without the list).
+fn plan_move(
+    list: &ListContent,
+    admin: &str,
+    region: &str,
+    old: &ListSetState,
+    desired: &Attributes,
+) -> Change {
+    let kind = type_of(list.kind);
+    let old_kind = list.kind.counterpart();
+    let mut c = change(
+        kind,
+        address(kind, admin, region, &list.name),
+        Action::Replace,
+        Some(admin),
+        region,
+        format!(
+            "list `{}` moves from {} to {}: GuardDuty cannot convert a set, so the new one is created and the old one ({}) deleted",
+            list.name,
+            old_kind.a_set(),
+            list.kind.a_set(),
+            old.id
+        ),
+    );
+    c.before.insert("type".into(), string(type_of(old_kind)));
+    c.before.insert("name".into(), string(old.name.clone()));
+    c.before
+        .insert("location".into(), string(old.location.clone()));
+    c.after = desired.clone().into();
+    c.after.insert("type".into(), string(kind));
+    c.requires = Some("--allow-destroy".into());
+    c.inputs.insert("list".into(), list.name.clone());
+    c.inputs.insert("replaces_set_id".into(), old.id.clone());
+    c.inputs
+        .insert("replaces_kind".into(), old_kind.name().to_string());
+    c
 }
 
 /// An existing set (guardform's, or one being adopted) that differs from the manifest.
@@ -156,6 +223,9 @@ fn plan_existing(
         });
     if let Some(sha) = live_content {
         live.insert("content_sha256".into(), string(sha));
+    }
+    if let Some(owner) = &set.expected_bucket_owner {
+        live.insert("expected_bucket_owner".into(), string(owner.clone()));
     }
     for (k, v) in &set.tags {
         live.insert(format!("tags.{k}"), string(v.clone()));
@@ -214,45 +284,41 @@ pub fn plan_removals(
     conflicts: &mut Vec<String>,
 ) {
     let lists = &state.lists;
+    let adopted = |name: &str| {
+        super::section::of(manifest)
+            .lists
+            .iter()
+            .any(|s| s.name == name && s.adopt)
+    };
     for region in regions {
         let Some(region_state) = state.regions.get(region) else {
             continue;
         };
-        for (kind, limit, list_kind) in [
-            (IPSET, 1, ListKind::Trusted),
-            (THREAT_INTEL_SET, 6, ListKind::Threat),
-        ] {
+        for list_kind in ListKind::ALL {
+            let kind = type_of(list_kind);
+            let limit = list_kind.max_sets();
             let wanted: Vec<&ListContent> = lists.iter().filter(|l| l.kind == list_kind).collect();
             let mut foreign = 0;
-            for set in sets_of(region_state, kind) {
+            for set in region_state.of(list_kind) {
                 let managed_list = set.tags.get(LIST_TAG_KEY).filter(|_| {
                     set.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
                 });
-                let claimed = wanted.iter().any(|l| {
-                    owns(set, &l.name)
-                        || (set.name == l.name
-                            && super::section::of(manifest)
-                                .lists
-                                .iter()
-                                .any(|s| s.name == l.name && s.adopt))
-                });
+                let claimed = wanted
+                    .iter()
+                    .any(|l| owns(set, &l.name) || (set.name == l.name && adopted(&l.name)));
                 match managed_list {
+                    // The list moved to the other family: its replacement deletes this set
+                    // once the new one exists (until then it is still the list).
+                    Some(name)
+                        if lists
+                            .iter()
+                            .any(|l| l.name == *name && l.kind == list_kind.counterpart())
+                            && !region_state
+                                .of(list_kind.counterpart())
+                                .iter()
+                                .any(|s| owns(s, name)) => {}
                     Some(name) if !lists.iter().any(|l| l.name == *name && l.kind == list_kind) => {
-                        let mut c = change(
-                            kind,
-                            address(kind, admin, region, name),
-                            Action::Delete,
-                            Some(admin),
-                            region,
-                            format!("list `{name}` is no longer in the manifest"),
-                        );
-                        c.before.insert("name".into(), string(set.name.clone()));
-                        c.before
-                            .insert("location".into(), string(set.location.clone()));
-                        c.requires = Some("--allow-destroy".into());
-                        c.inputs.insert("set_id".into(), set.id.clone());
-                        c.inputs.insert("list".into(), name.clone());
-                        changes.push(c);
+                        changes.push(removal(kind, admin, region, name, set));
                     }
                     _ if !claimed && !wanted.iter().any(|l| l.name == set.name) => foreign += 1,
                     _ => {}
@@ -260,13 +326,32 @@ pub fn plan_removals(
             }
             if foreign + wanted.len() > limit && !wanted.is_empty() {
                 conflicts.push(format!(
-                    "{admin}/{region}: GuardDuty allows {limit} {} per account and Region; {foreign} not managed by guardform already exist(s) and the manifest wants {} more.\n  hint: remove the other set(s), or adopt one with a list of the same name and `adopt: true`",
-                    if kind == IPSET { "trusted IP list (IPSet)" } else { "threat lists (ThreatIntelSets)" },
+                    "{admin}/{region}: GuardDuty allows {} per account and Region; {foreign} not managed by guardform already exist(s) and the manifest wants {} more.\n  hint: remove the other set(s), or adopt one with a list of the same name and `adopt: true`",
+                    list_kind.describe_limit(),
                     wanted.len()
                 ));
             }
         }
     }
+}
+
+/// The deletion of a set guardform made for list `name`, which the manifest no longer has.
+fn removal(kind: &str, admin: &str, region: &str, name: &str, set: &ListSetState) -> Change {
+    let mut c = change(
+        kind,
+        address(kind, admin, region, name),
+        Action::Delete,
+        Some(admin),
+        region,
+        format!("list `{name}` is no longer in the manifest"),
+    );
+    c.before.insert("name".into(), string(set.name.clone()));
+    c.before
+        .insert("location".into(), string(set.location.clone()));
+    c.requires = Some("--allow-destroy".into());
+    c.inputs.insert("set_id".into(), set.id.clone());
+    c.inputs.insert("list".into(), name.to_string());
+    c
 }
 
 /// The address of the file a set's change needs uploaded first (its list's object upload).
@@ -287,7 +372,7 @@ pub fn set_changes_of(list: &str, plan: &crate::engine::plan::Plan) -> Vec<Strin
     plan.changes
         .iter()
         .filter(|c| {
-            (c.kind == IPSET || c.kind == THREAT_INTEL_SET)
+            TYPES.contains(&c.kind.as_str())
                 && c.inputs.get("list").map(String::as_str) == Some(list)
         })
         .map(|c| c.address.clone())
@@ -304,12 +389,8 @@ pub fn files_in_use(
 ) -> std::collections::BTreeSet<String> {
     let mut in_use = std::collections::BTreeSet::new();
     for (region, sets) in &state.regions {
-        for (kind, set) in sets
-            .ip_sets
-            .iter()
-            .map(|s| (IPSET, s))
-            .chain(sets.threat_intel_sets.iter().map(|s| (THREAT_INTEL_SET, s)))
-        {
+        for (list_kind, set) in sets.all() {
+            let kind = type_of(list_kind);
             let list = set
                 .tags
                 .get(LIST_TAG_KEY)
@@ -317,9 +398,10 @@ pub fn files_in_use(
                     set.tags.get(MANAGED_TAG_KEY).map(String::as_str) == Some(MANAGED_TAG_VALUE)
                 })
                 .unwrap_or(&set.name);
-            let moving = changes
-                .iter()
-                .any(|c| c.address == address(kind, admin, region, list));
+            let moving = changes.iter().any(|c| {
+                c.address == address(kind, admin, region, list)
+                    || (c.region == *region && c.inputs.get("replaces_set_id") == Some(&set.id))
+            });
             if let Some((bucket, key)) = parse_location(&set.location)
                 && bucket == storage.bucket
                 && !moving
@@ -331,13 +413,51 @@ pub fn files_in_use(
     in_use
 }
 
-/// Creates, updates (re-activating, which makes GuardDuty reload the file) or deletes an
-/// The GuardDuty calls of one set, trusted (IPSet) or threat (ThreatIntelSet).
+/// One call of the four set APIs, which differ only in their names: `$call!(operation,
+/// id setter, output id)` per kind.
+macro_rules! by_kind {
+    ($kind:expr, $call:ident) => {
+        match $kind {
+            ListKind::Trusted => $call!(
+                create_ip_set,
+                update_ip_set,
+                delete_ip_set,
+                get_ip_set,
+                ip_set_id
+            ),
+            ListKind::Threat => $call!(
+                create_threat_intel_set,
+                update_threat_intel_set,
+                delete_threat_intel_set,
+                get_threat_intel_set,
+                threat_intel_set_id
+            ),
+            ListKind::TrustedEntities => $call!(
+                create_trusted_entity_set,
+                update_trusted_entity_set,
+                delete_trusted_entity_set,
+                get_trusted_entity_set,
+                trusted_entity_set_id
+            ),
+            ListKind::ThreatEntities => $call!(
+                create_threat_entity_set,
+                update_threat_entity_set,
+                delete_threat_entity_set,
+                get_threat_entity_set,
+                threat_entity_set_id
+            ),
+        }
+    };
+}
+
+/// The GuardDuty calls of one set, of any of the four kinds.
 struct SetCalls<'a> {
     client: aws_sdk_guardduty::Client,
     detector_id: &'a str,
-    trusted: bool,
+    kind: ListKind,
     address: &'a str,
+    /// The bucket owner GuardDuty is told to expect (entity lists).
+    expected_bucket_owner: Option<String>,
 }
 
 type Tags = std::collections::HashMap<String, String>;
@@ -356,25 +476,19 @@ impl SetCalls<'_> {
     }
 
     async fn delete_set(&self, id: &str) -> Result<(), AwsError> {
-        if self.trusted {
-            self.client
-                .delete_ip_set()
-                .detector_id(self.detector_id)
-                .ip_set_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::new(self.context("deleting"), e))
-        } else {
-            self.client
-                .delete_threat_intel_set()
-                .detector_id(self.detector_id)
-                .threat_intel_set_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::new(self.context("deleting"), e))
+        macro_rules! call {
+            ($create:ident, $update:ident, $delete:ident, $get:ident, $id:ident) => {
+                self.client
+                    .$delete()
+                    .detector_id(self.detector_id)
+                    .$id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| AwsError::new(self.context("deleting"), e))
+            };
         }
+        by_kind!(self.kind, call)
     }
 
     /// Creates the set, activated and tagged as guardform's in the same call.
@@ -390,65 +504,46 @@ impl SetCalls<'_> {
             "guardform-{}",
             &crate::manifest::sha256_hex(format!("{}{location}", self.address).as_bytes())[..32]
         );
-        let id = if self.trusted {
-            self.client
-                .create_ip_set()
-                .detector_id(self.detector_id)
-                .name(name)
-                .format(format.into())
-                .location(location)
-                .activate(true)
-                .client_token(token)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map(|out| out.ip_set_id().map(str::to_string))
-                .map_err(|e| AwsError::new(self.context("creating"), e))
-        } else {
-            self.client
-                .create_threat_intel_set()
-                .detector_id(self.detector_id)
-                .name(name)
-                .format(format.into())
-                .location(location)
-                .activate(true)
-                .client_token(token)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map(|out| out.threat_intel_set_id().map(str::to_string))
-                .map_err(|e| AwsError::new(self.context("creating"), e))
-        };
-        Ok(id?.unwrap_or_default())
+        macro_rules! call {
+            ($create:ident, $update:ident, $delete:ident, $get:ident, $id:ident) => {
+                self.client
+                    .$create()
+                    .detector_id(self.detector_id)
+                    .name(name)
+                    .format(format.into())
+                    .location(location)
+                    .activate(true)
+                    .client_token(token)
+                    .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map(|out| out.$id().map(str::to_string))
+                    .map_err(|e| AwsError::new(self.context("creating"), e))
+            };
+        }
+        Ok(by_kind!(self.kind, call)?.unwrap_or_default())
     }
 
     /// Points the set at `location` and activates it (which makes GuardDuty reload it).
     async fn update(&self, id: &str, name: &str, location: &str) -> Result<(), AwsError> {
-        if self.trusted {
-            self.client
-                .update_ip_set()
-                .detector_id(self.detector_id)
-                .ip_set_id(id)
-                .name(name)
-                .location(location)
-                .activate(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::new(self.context("updating"), e))
-        } else {
-            self.client
-                .update_threat_intel_set()
-                .detector_id(self.detector_id)
-                .threat_intel_set_id(id)
-                .name(name)
-                .location(location)
-                .activate(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| AwsError::new(self.context("updating"), e))
+        macro_rules! call {
+            ($create:ident, $update:ident, $delete:ident, $get:ident, $id:ident) => {
+                self.client
+                    .$update()
+                    .detector_id(self.detector_id)
+                    .$id(id)
+                    .name(name)
+                    .location(location)
+                    .activate(true)
+                    .set_expected_bucket_owner(self.expected_bucket_owner.clone())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| AwsError::new(self.context("updating"), e))
+            };
         }
+        by_kind!(self.kind, call)
     }
 
     async fn tag(&self, arn: String, tags: Tags) -> Result<(), AwsError> {
@@ -463,26 +558,19 @@ impl SetCalls<'_> {
     }
 
     async fn status(&self, id: &str) -> Result<String, AwsError> {
-        let status = if self.trusted {
-            self.client
-                .get_ip_set()
-                .detector_id(self.detector_id)
-                .ip_set_id(id)
-                .send()
-                .await
-                .map(|out| out.status().map(|s| s.as_str().to_string()))
-                .map_err(|e| AwsError::new(self.context("reading"), e))
-        } else {
-            self.client
-                .get_threat_intel_set()
-                .detector_id(self.detector_id)
-                .threat_intel_set_id(id)
-                .send()
-                .await
-                .map(|out| out.status().map(|s| s.as_str().to_string()))
-                .map_err(|e| AwsError::new(self.context("reading"), e))
-        };
-        Ok(status?.unwrap_or_default())
+        macro_rules! call {
+            ($create:ident, $update:ident, $delete:ident, $get:ident, $id:ident) => {
+                self.client
+                    .$get()
+                    .detector_id(self.detector_id)
+                    .$id(id)
+                    .send()
+                    .await
+                    .map(|out| out.status().map(|s| s.as_str().to_string()))
+                    .map_err(|e| AwsError::new(self.context("reading"), e))
+            };
+        }
+        Ok(by_kind!(self.kind, call)?.unwrap_or_default())
     }
 
     /// Waits until the set is ACTIVE, at most `timeout`.
@@ -501,7 +589,7 @@ impl SetCalls<'_> {
                     return Err(AwsError::message(
                         self.context("activating"),
                         format!(
-                            "GuardDuty reports status ERROR: it could not read or parse {location} (is the object there, readable by GuardDuty, and within GuardDuty's limits?)"
+                            "GuardDuty reports status ERROR: it could not read or parse {location} (is the object there, readable by GuardDuty, owned by the expected account, and within GuardDuty's limits?)"
                         ),
                     ));
                 }
@@ -517,8 +605,19 @@ impl SetCalls<'_> {
     }
 }
 
-/// Creates, updates (re-activating, which makes GuardDuty reload the file) or deletes an
-/// IPSet or ThreatIntelSet, then waits until it is ACTIVE.
+/// The ARN segment of a set kind.
+fn arn_segment(kind: ListKind) -> &'static str {
+    match kind {
+        ListKind::Trusted => "ipset",
+        ListKind::Threat => "threatintelset",
+        ListKind::TrustedEntities => "trustedentityset",
+        ListKind::ThreatEntities => "threatentityset",
+    }
+}
+
+/// Creates, updates (re-activating, which makes GuardDuty reload the file) or deletes a set,
+/// then waits until it is ACTIVE; a set that moved between an IP list and an entity list is
+/// created anew, then the old one deleted.
 pub async fn apply(
     aws: &Aws,
     admin: &str,
@@ -529,11 +628,13 @@ pub async fn apply(
     let detector_id = aws
         .required_detector_id(admin, region, &format!("writing {}", change.address))
         .await?;
+    let kind = kind_of(&change.kind).unwrap_or(ListKind::Trusted);
     let calls = SetCalls {
         client: aws.guardduty(admin, region),
         detector_id: &detector_id,
-        trusted: change.kind == IPSET,
+        kind,
         address: &change.address,
+        expected_bucket_owner: kind.is_entity().then(|| admin.to_string()),
     };
     let input = |key: &str| {
         change
@@ -568,16 +669,29 @@ pub async fn apply(
         None => calls.create(&name, &format, &location, tags).await?,
         Some(id) => {
             calls.update(&id, &name, &location).await?;
-            let kind = if calls.trusted {
-                "ipset"
-            } else {
-                "threatintelset"
-            };
-            let arn =
-                format!("arn:aws:guardduty:{region}:{admin}:detector/{detector_id}/{kind}/{id}");
+            let arn = format!(
+                "arn:aws:guardduty:{region}:{admin}:detector/{detector_id}/{}/{id}",
+                arn_segment(kind)
+            );
             calls.tag(arn, tags).await?;
             id
         }
     };
-    calls.wait_active(&id, &location, list_timeout).await
+    calls.wait_active(&id, &location, list_timeout).await?;
+    // A move between families: the old set goes only once the new one is active.
+    if let (Some(old_id), Some(old_kind)) = (
+        change.inputs.get("replaces_set_id"),
+        change
+            .inputs
+            .get("replaces_kind")
+            .and_then(|k| ListKind::ALL.into_iter().find(|l| l.name() == k)),
+    ) {
+        let old = SetCalls {
+            kind: old_kind,
+            expected_bucket_owner: None,
+            ..calls
+        };
+        old.delete(old_id).await?;
+    }
+    Ok(())
 }

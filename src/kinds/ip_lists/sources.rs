@@ -270,7 +270,11 @@ pub fn prepare(
             list: list.name.clone(),
             origin: origin.clone(),
         })?;
-        let normalized = iplist::normalize(&raw);
+        let normalized = if list.kind.is_entity() {
+            iplist::normalize_entities(&raw)
+        } else {
+            iplist::normalize(&raw)
+        };
         for rejected in &normalized.rejected {
             notes.push(format!(
                 "IP list `{}`: line {} of {origin} rejected: `{}`: {}",

@@ -1,7 +1,7 @@
 //! IP list state as read: the administrator's sets per Region, the list bucket and the list
 //! files, and each list's content as its source gives it now.
 
-use super::section::Storage;
+use super::section::{ListKind, Storage};
 use super::sources::ListContent;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,6 +15,9 @@ pub struct ListSetState {
     pub location: String,
     pub status: String,
     pub tags: BTreeMap<String, String>,
+    /// The account GuardDuty checks owns the bucket (entity lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_bucket_owner: Option<String>,
 }
 
 /// The administrator's sets in one Region.
@@ -26,6 +29,31 @@ pub struct RegionSets {
     /// The administrator's ThreatIntelSets (at most six).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub threat_intel_sets: Vec<ListSetState>,
+    /// The administrator's TrustedEntitySets (GuardDuty allows one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_entity_sets: Vec<ListSetState>,
+    /// The administrator's ThreatEntitySets (at most six).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threat_entity_sets: Vec<ListSetState>,
+}
+
+impl RegionSets {
+    /// The sets of one kind.
+    pub fn of(&self, kind: ListKind) -> &[ListSetState] {
+        match kind {
+            ListKind::Trusted => &self.ip_sets,
+            ListKind::Threat => &self.threat_intel_sets,
+            ListKind::TrustedEntities => &self.trusted_entity_sets,
+            ListKind::ThreatEntities => &self.threat_entity_sets,
+        }
+    }
+
+    /// Every set, with its kind.
+    pub fn all(&self) -> impl Iterator<Item = (ListKind, &ListSetState)> {
+        ListKind::ALL
+            .into_iter()
+            .flat_map(move |kind| self.of(kind).iter().map(move |set| (kind, set)))
+    }
 }
 
 /// The list storage bucket and the list objects guardform cares about.
