@@ -265,3 +265,77 @@ print(json.dumps(out))",
         run.stderr
     );
 }
+
+#[test]
+fn eks_runtime_monitoring_is_migrated_to_runtime_monitoring_in_the_order_aws_requires() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let old = r#"version: 1
+organization: { delegated_admin: "222222222222", auto_enable: NEW }
+accounts: { include: { all: true } }
+regions: { include: [eu-west-1] }
+detector:
+  features:
+    S3_DATA_EVENTS: enabled
+    EKS_RUNTIME_MONITORING: { status: enabled, additional: { EKS_ADDON_MANAGEMENT: enabled } }
+"#;
+    write(dir.path(), old);
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    // The manifest moves to the unified feature. GuardDuty refuses both features in one
+    // request (the emulator does too), so apply must turn the new one on first and the old
+    // one off after, for the administrator, the members and the organization configuration.
+    let new = old.replace("EKS_RUNTIME_MONITORING:", "RUNTIME_MONITORING:");
+    write(dir.path(), &new);
+    let plan = emulator.guardform(dir.path(), &["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    for (attribute, transition) in [
+        (
+            "features.EKS_RUNTIME_MONITORING ",
+            "= \"ENABLED\" -> \"DISABLED\"",
+        ),
+        ("features.EKS_RUNTIME_MONITORING ", "= \"NEW\" -> \"NONE\""),
+        (
+            "features.RUNTIME_MONITORING ",
+            "= \"DISABLED\" -> \"ENABLED\"",
+        ),
+        ("features.RUNTIME_MONITORING ", "= \"NONE\" -> \"NEW\""),
+    ] {
+        assert!(
+            plan.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("~ {attribute}"))
+                    && l.ends_with(transition)),
+            "{attribute}{transition}\n{}",
+            plan.stdout
+        );
+    }
+    emulator
+        .guardform(dir.path(), &["apply", "--auto-approve"])
+        .expect_code(0);
+    emulator
+        .guardform(dir.path(), &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+    let live = python(
+        &emulator,
+        "g = client('guardduty')\nd = g.list_detectors()['DetectorIds'][0]\n\
+admin = {f['Name']: f['Status'] for f in g.get_detector(DetectorId=d)['Features']}\n\
+c = g.describe_organization_configuration(DetectorId=d)\n\
+org = {f['Name']: f['AutoEnable'] for f in c['Features']}\n\
+m = features(members('eu-west-1'), 'eu-west-1')\n\
+print(json.dumps({'admin': [admin['RUNTIME_MONITORING'], admin['EKS_RUNTIME_MONITORING']], 'org': [org['RUNTIME_MONITORING'], org['EKS_RUNTIME_MONITORING']], 'members': sorted({(v['RUNTIME_MONITORING'], v['EKS_RUNTIME_MONITORING']) for v in m.values()})}))",
+    );
+    assert_eq!(
+        live["admin"],
+        serde_json::json!(["ENABLED", "DISABLED"]),
+        "{live}"
+    );
+    assert_eq!(live["org"], serde_json::json!(["NEW", "NONE"]), "{live}");
+    assert_eq!(
+        live["members"],
+        serde_json::json!([["ENABLED", "DISABLED"]]),
+        "{live}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use super::features::{
     attribute, compare, detector_features, feature_attributes, features_of,
-    observed_feature_attributes, status,
+    observed_feature_attributes, requests, status,
 };
 use super::state::RegionState;
 use crate::cloud::aws::{Aws, AwsError};
@@ -154,15 +154,20 @@ pub async fn apply(aws: &Aws, change: &Change) -> Result<(), AwsError> {
     };
     let enable = attribute(&change.after, "status").map(|s| s == "ENABLED");
     if enable.is_some() || frequency.is_some() || !features.is_empty() {
-        client
-            .update_detector()
-            .detector_id(&id)
-            .set_enable(enable)
-            .set_finding_publishing_frequency(frequency)
-            .set_features((!features.is_empty()).then(|| detector_features(&features)))
-            .send()
-            .await
-            .map_err(|e| AwsError::new(format!("updating {}", change.address), e))?;
+        // Runtime Monitoring and its EKS predecessor go in separate requests, new one first.
+        let mut settings = (enable, frequency);
+        for part in requests(features) {
+            let (enable, frequency) = std::mem::take(&mut settings);
+            client
+                .update_detector()
+                .detector_id(&id)
+                .set_enable(enable)
+                .set_finding_publishing_frequency(frequency)
+                .set_features((!part.is_empty()).then(|| detector_features(&part)))
+                .send()
+                .await
+                .map_err(|e| AwsError::new(format!("updating {}", change.address), e))?;
+        }
     }
     if !tags.is_empty() {
         client

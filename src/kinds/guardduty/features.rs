@@ -55,12 +55,58 @@ pub fn observed_feature_attributes(features: &BTreeMap<String, FeatureState>) ->
     attributes
 }
 
+/// The feature that Runtime Monitoring superseded, and the one that superseded it: GuardDuty
+/// refuses both in one request.
+pub const EKS_RUNTIME: &str = "EKS_RUNTIME_MONITORING";
+/// See [`EKS_RUNTIME`].
+pub const RUNTIME: &str = "RUNTIME_MONITORING";
+
+/// The migration from EKS Runtime Monitoring to Runtime Monitoring: when the manifest turns
+/// RUNTIME_MONITORING on (`ENABLED`, or auto-enable `NEW`/`ALL`) without naming
+/// EKS_RUNTIME_MONITORING, and the live state still has the old feature on, the old feature is
+/// turned off, as GuardDuty's migration guide asks (otherwise it keeps running, and billing,
+/// if Runtime Monitoring is turned off later). Returns the desired value for the old feature.
+fn eks_runtime_off(desired: &Attributes, live: Option<&str>) -> Option<Value> {
+    let on = |v: &str| matches!(v, "ENABLED" | "NEW" | "ALL");
+    let wanted = desired.get(&format!("features.{RUNTIME}"))?.as_str()?;
+    if !on(wanted) || desired.contains_key(&format!("features.{EKS_RUNTIME}")) {
+        return None;
+    }
+    let live = live.filter(|v| on(v))?;
+    Some(string(if live == "ENABLED" {
+        "DISABLED"
+    } else {
+        "NONE"
+    }))
+}
+
+/// Splits one feature update into the requests GuardDuty accepts: RUNTIME_MONITORING and
+/// EKS_RUNTIME_MONITORING never go together, and the new feature goes first (so migrating
+/// leaves no gap in monitoring).
+pub fn requests(mut features: FeatureValues) -> Vec<FeatureValues> {
+    if features.contains_key(RUNTIME)
+        && let Some(old) = features.remove(EKS_RUNTIME)
+    {
+        return vec![
+            features,
+            FeatureValues::from([(EKS_RUNTIME.to_string(), old)]),
+        ];
+    }
+    vec![features]
+}
+
 /// The desired attributes whose observed value differs, as (before, after). When an additional
 /// configuration changes, its feature's status is carried along: GuardDuty updates features as
 /// a whole.
 pub fn compare(desired: &Attributes, observed: &Attributes) -> (Attributes, Attributes) {
     let mut before = Attributes::new();
     let mut after = Attributes::new();
+    let old_key = format!("features.{EKS_RUNTIME}");
+    let live_old = observed.get(&old_key);
+    if let Some(off) = eks_runtime_off(desired, live_old.and_then(Value::as_str)) {
+        before.insert(old_key.clone(), live_old.cloned().unwrap_or(Value::Null));
+        after.insert(old_key, off);
+    }
     for (key, want) in desired {
         let have = observed.get(key).cloned().unwrap_or(Value::Null);
         if have != *want {
@@ -201,6 +247,10 @@ pub fn missing_features(
             differing.insert(key.clone(), want.clone());
         }
     }
+    let live_old = observed.get(EKS_RUNTIME).map(|f| f.status.as_str());
+    if let Some(off) = eks_runtime_off(desired, live_old) {
+        differing.insert(format!("features.{EKS_RUNTIME}"), off);
+    }
     // Carry a feature's status with its additional configurations.
     let parents: Vec<String> = differing
         .keys()
@@ -212,4 +262,71 @@ pub fn missing_features(
         }
     }
     differing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attributes(pairs: &[(&str, &str)]) -> Attributes {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), string(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn turning_runtime_monitoring_on_turns_its_eks_predecessor_off() {
+        let live = attributes(&[
+            ("features.EKS_RUNTIME_MONITORING", "ENABLED"),
+            ("features.RUNTIME_MONITORING", "DISABLED"),
+        ]);
+        let (before, after) = compare(
+            &attributes(&[("features.RUNTIME_MONITORING", "ENABLED")]),
+            &live,
+        );
+        assert_eq!(after["features.EKS_RUNTIME_MONITORING"], "DISABLED");
+        assert_eq!(before["features.EKS_RUNTIME_MONITORING"], "ENABLED");
+        // Turning it off, or naming the old feature, is not a migration.
+        for desired in [
+            attributes(&[("features.RUNTIME_MONITORING", "DISABLED")]),
+            attributes(&[
+                ("features.RUNTIME_MONITORING", "ENABLED"),
+                ("features.EKS_RUNTIME_MONITORING", "ENABLED"),
+            ]),
+        ] {
+            let (_, after) = compare(&desired, &live);
+            assert_ne!(
+                after.get("features.EKS_RUNTIME_MONITORING"),
+                Some(&string("DISABLED"))
+            );
+        }
+        // The organization configuration's auto-enable.
+        let (_, after) = compare(
+            &attributes(&[("features.RUNTIME_MONITORING", "NEW")]),
+            &attributes(&[("features.EKS_RUNTIME_MONITORING", "ALL")]),
+        );
+        assert_eq!(after["features.EKS_RUNTIME_MONITORING"], "NONE");
+    }
+
+    #[test]
+    fn the_two_runtime_features_go_in_separate_requests_new_first() {
+        let features = features_of(&attributes(&[
+            ("features.EKS_RUNTIME_MONITORING", "DISABLED"),
+            ("features.RUNTIME_MONITORING", "ENABLED"),
+            ("features.S3_DATA_EVENTS", "ENABLED"),
+        ]));
+        let parts = requests(features);
+        let names: Vec<Vec<&str>> = parts
+            .iter()
+            .map(|p| p.keys().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                vec!["RUNTIME_MONITORING", "S3_DATA_EVENTS"],
+                vec!["EKS_RUNTIME_MONITORING"]
+            ]
+        );
+    }
 }

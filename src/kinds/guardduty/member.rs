@@ -4,7 +4,7 @@
 
 use super::features::{
     compare, feature_attributes, features_of, member_feature_configs, missing_features,
-    observed_feature_attributes, status,
+    observed_feature_attributes, requests, status,
 };
 use super::read::member_features;
 use super::state::{MemberState, RegionState};
@@ -370,8 +370,14 @@ impl Batch<'_> {
                 .1
                 .push(account);
         }
-        for (attributes, accounts) in groups.into_values() {
-            let features = member_feature_configs(&features_of(&attributes));
+        // Runtime Monitoring and its EKS predecessor go in separate requests, new one first.
+        let calls = groups.into_values().flat_map(|(attributes, accounts)| {
+            requests(features_of(&attributes))
+                .into_iter()
+                .map(move |part| (part, accounts.clone()))
+        });
+        for (part, accounts) in calls {
+            let features = member_feature_configs(&part);
             let output = client
                 .update_member_detectors()
                 .detector_id(&self.detector_id)

@@ -3,7 +3,7 @@
 
 use super::features::{
     attribute, compare, feature_attributes, features_of, observed_feature_attributes,
-    org_feature_configs,
+    org_feature_configs, requests,
 };
 use super::organization_admin;
 use super::state::RegionState;
@@ -126,16 +126,18 @@ pub async fn apply(aws: &Aws, discovery: &Discovery, change: &Change) -> Result<
         ));
     };
     let features = features_of(&change.after);
-    aws.guardduty(admin, &change.region)
-        .update_organization_configuration()
-        .detector_id(detector_id)
-        .set_auto_enable_organization_members(
-            attribute(&change.after, "auto_enable_organization_members")
-                .map(AutoEnableMembers::from),
-        )
-        .set_features((!features.is_empty()).then(|| org_feature_configs(&features)))
-        .send()
-        .await
-        .map_err(|e| AwsError::new(format!("updating {}", change.address), e))?;
+    // Runtime Monitoring and its EKS predecessor go in separate requests, new one first.
+    let mut members =
+        attribute(&change.after, "auto_enable_organization_members").map(AutoEnableMembers::from);
+    for part in requests(features) {
+        aws.guardduty(admin, &change.region)
+            .update_organization_configuration()
+            .detector_id(&detector_id)
+            .set_auto_enable_organization_members(members.take())
+            .set_features((!part.is_empty()).then(|| org_feature_configs(&part)))
+            .send()
+            .await
+            .map_err(|e| AwsError::new(format!("updating {}", change.address), e))?;
+    }
     Ok(())
 }

@@ -126,10 +126,18 @@ pub fn choose<'a>(profiles: &'a Profiles, account: &OrgAccount) -> Result<Choice
     })
 }
 
-/// The detector settings of a profile: `detector:` with the profile's features over it.
+/// The detector settings of a profile: `detector:` with the profile's features over it. Runtime
+/// Monitoring and its EKS predecessor are one setting: a profile naming either replaces
+/// whichever `detector:` names (GuardDuty refuses both together).
 pub fn settings(base: &DetectorSettings, profile: &Profile) -> DetectorSettings {
+    use super::features::{EKS_RUNTIME, RUNTIME};
     let mut settings = base.clone();
     for (name, feature) in &profile.features {
+        match name.as_str() {
+            RUNTIME => settings.features.remove(EKS_RUNTIME),
+            EKS_RUNTIME => settings.features.remove(RUNTIME),
+            _ => None,
+        };
         settings.features.insert(name.clone(), feature.clone());
     }
     settings
@@ -412,6 +420,24 @@ mod tests {
             accounts: accounts.iter().map(|s| s.to_string()).collect(),
             line,
         }
+    }
+
+    #[test]
+    fn a_profile_naming_either_runtime_feature_replaces_the_other() {
+        let on = crate::kinds::guardduty::section::FeatureSetting {
+            enabled: true,
+            additional: BTreeMap::new(),
+        };
+        let mut base = DetectorSettings::default();
+        base.features
+            .insert("RUNTIME_MONITORING".into(), on.clone());
+        base.features.insert("S3_DATA_EVENTS".into(), on.clone());
+        let profile = Profile {
+            features: BTreeMap::from([("EKS_RUNTIME_MONITORING".to_string(), on)]),
+            exclude_regions: Vec::new(),
+        };
+        let names: Vec<String> = settings(&base, &profile).features.into_keys().collect();
+        assert_eq!(names, vec!["EKS_RUNTIME_MONITORING", "S3_DATA_EVENTS"]);
     }
 
     #[test]
