@@ -11,7 +11,9 @@ Workloads/Dev; accounts
   log-archive  333333333333  Security        env=log-archive
   workload-NNN 4000000000NN  Workloads/Prod  env=prod  (odd NNN)
                              Workloads/Dev   env=dev   (even NNN)   team=<rotating>
-(--accounts counts member accounts, management excluded: N-2 workloads).
+(--accounts counts member accounts, management excluded: N-2 workloads), and in the
+first workload account (400000000001, when there is one) an upload bucket,
+acme-workload-001-uploads in us-east-1, for the examples' Malware Protection for S3.
 --suspend K closes the last K accounts (status SUSPENDED); --enable-regions opts
 every member account (and the management account) into the given Regions.
 
@@ -19,7 +21,7 @@ Prints a JSON summary on stdout:
   {"management_account": "123456789012", "root_id": "r-...",
    "ous": {"Security": "ou-...", "Workloads": "ou-...", "Workloads/Prod": ..., "Workloads/Dev": ...},
    "accounts": [{"id", "name", "email", "ou_path", "tags", "status"}, ...],
-   "enabled_regions": [...]}
+   "enabled_regions": [...], "buckets": [{"account", "region", "name"}, ...]}
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import boto3
 from botocore.config import Config
 
 MANAGEMENT_ACCOUNT = "123456789012"
+UPLOADS = {"account": "400000000001", "region": "us-east-1", "name": "acme-workload-001-uploads"}
 TEAMS = ["payments", "search", "platform", "data", "identity"]
 
 
@@ -132,6 +135,17 @@ def seed(endpoint: str, accounts: int = 12, suspend: int = 0,
 
             list(pool.map(enable, jobs))
 
+    buckets = []
+    if any(a["id"] == UPLOADS["account"] for a in created):
+        role = f"arn:aws:iam::{UPLOADS['account']}:role/OrganizationAccountAccessRole"
+        creds = _client("sts", endpoint).assume_role(RoleArn=role, RoleSessionName="seed")["Credentials"]
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=UPLOADS["region"],
+                          aws_access_key_id=creds["AccessKeyId"],
+                          aws_secret_access_key=creds["SecretAccessKey"],
+                          aws_session_token=creds["SessionToken"])
+        s3.create_bucket(Bucket=UPLOADS["name"])
+        buckets.append(dict(UPLOADS))
+
     return {
         "management_account": MANAGEMENT_ACCOUNT,
         "root_id": root_id,
@@ -140,6 +154,7 @@ def seed(endpoint: str, accounts: int = 12, suspend: int = 0,
             {k: a[k] for k in ("id", "name", "email", "ou_path", "tags", "status")} for a in created
         ],
         "enabled_regions": regions,
+        "buckets": buckets,
     }
 
 
