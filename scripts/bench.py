@@ -14,6 +14,9 @@ builds each service's app on first use), so no timed run pays for start-up.
   --plan-only      do not time the apply: the organization is converged by one untimed apply
                    sent straight to the emulator (no injected latency), then only the no-op plan
                    is timed (for 10,000 accounts).
+  --report         also time `guardform report` after the no-op plan (the plan's reads, the OU
+                   tree, finding statistics and runtime coverage per Region), with --findings
+                   findings (default 2,000) seeded over the accounts and Regions first.
 
 Figures and the exact command are written to BENCHMARKS.md (one section per configuration,
 replaced when rerun).
@@ -213,6 +216,8 @@ def main() -> int:
                    help=f"select accounts with `include: {TAG_SELECTOR}` (guardform reads every account's tags)")
     p.add_argument("--plan-only", action="store_true",
                    help="time only the no-op plan; converge first with one untimed apply straight to the emulator")
+    p.add_argument("--report", action="store_true", help="also time `guardform report` after the no-op plan")
+    p.add_argument("--findings", type=int, default=2000, help="findings seeded for --report (default 2000)")
     p.add_argument("--debug", action="store_true", help="benchmark the debug build (default: release)")
     p.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = p.parse_args()
@@ -238,8 +243,9 @@ def main() -> int:
         endpoint = f"http://127.0.0.1:{port}"
         wait_ready(f"{endpoint}/moto-api/data.json", emulator, emulator_log)
         t0 = time.monotonic()
+        findings = ["--findings", str(args.findings), "--regions", ",".join(REGIONS[: args.regions])] if args.report else []
         seeded = subprocess.run([str(PY), str(ROOT / "tests/emulator/seed.py"), "--endpoint", endpoint,
-                                 "--accounts", str(args.accounts)], check=True, stdout=subprocess.PIPE, text=True)
+                                 "--accounts", str(args.accounts), *findings], check=True, stdout=subprocess.PIPE, text=True)
         seed_seconds = time.monotonic() - t0
         organization = json.loads(seeded.stdout)
         log(f"seeded {len(organization['accounts'])} accounts in {seed_seconds:.1f} s")
@@ -292,6 +298,10 @@ def main() -> int:
         log(f"no-op plan: {noop['wall']:.2f} s, {noop['total']} calls")
         if "No changes" not in noop["summary"]:
             sys.exit(f"bench: the plan after apply was not empty: {noop['summary']}")
+        report = None
+        if args.report:
+            report = run_timed([str(binary), "report", "--out", str(work / "report.html"), *timed], env, work, servers)
+            log(f"report: {report['wall']:.2f} s, {report['total']} calls")
         members = guardduty_members(endpoint, regions[0])
     finally:
         for process in processes:
@@ -303,7 +313,7 @@ def main() -> int:
                 process.kill()
                 process.wait()
 
-    runs = ([("apply from nothing", apply)] if apply else []) + [("no-op plan", noop)]
+    runs = ([("apply from nothing", apply)] if apply else []) + [("no-op plan", noop)] + ([("report", report)] if report else [])
     active = 1 + sum(1 for a in organization["accounts"] if a["status"] == "ACTIVE")  # + the management account
     account_regions = (members + 1) * args.regions  # the members and the administrator
     called = {op.split(".", 1)[0] for _, r in runs for op in r["calls"]}
@@ -329,6 +339,7 @@ def main() -> int:
         + (", tag selectors" if args.tag_selectors else "")
         + (f", {args.latency_ms} ms injected latency" if args.latency_ms else "")
         + (", no-op plan only" if args.plan_only else "")
+        + (f", report over {args.findings} findings" if args.report else "")
         + (f", parallelism {args.parallelism}" if args.parallelism != 32 else "")
         + f" ({profile} build)",
         "",

@@ -13,6 +13,8 @@
 //! - [`engine`]: knows no kind: the plan value, reading and planning every kind, and applying
 //!   a plan as a dependency graph under `--parallelism`, with batching and honest outcomes;
 //!   rendering the plan for people and machines.
+//! - [`report`]: `guardform report`: coverage, findings and wiring as a versioned document
+//!   and one self-contained HTML page, from the kinds' reads and a few of its own.
 //! - [`cli`]: one thin function per command, called by the binary.
 
 #![recursion_limit = "256"]
@@ -22,3 +24,4 @@ pub mod cloud;
 pub mod engine;
 pub mod kinds;
 pub mod manifest;
+pub mod report;

@@ -3,7 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use guardform::cli::{
-    self as commands, ApplyCommandOptions, ExitStatus, GlobalOptions, PlanOptions, SyncOptions,
+    self as commands, ApplyCommandOptions, ExitStatus, GlobalOptions, PlanOptions, ReportOptions,
+    SyncOptions,
 };
 use guardform::cloud::aws::ConnectOptions;
 use guardform::engine::outcome::{ChangeResult, Outcome, Reporter};
@@ -101,6 +102,21 @@ enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write the organization's GuardDuty coverage, findings and wiring as one HTML page.
+    Report {
+        /// Where the page is written.
+        #[arg(long, value_name = "FILE", default_value = "report.html")]
+        out: PathBuf,
+        /// Print the report document as JSON on stdout too (format_version 1.0).
+        #[arg(long)]
+        json: bool,
+        /// Findings updated in the last DAYS days.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=90))]
+        days: u32,
+        /// Regions read at once.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallelism: u16,
     },
     /// Print the manifest's JSON Schema (for editors).
     Schema,
@@ -280,6 +296,7 @@ fn main() -> ExitCode {
         && std::io::stdout().is_terminal();
     let parallelism = match &cli.command {
         Command::Plan { parallelism, .. }
+        | Command::Report { parallelism, .. }
         | Command::Apply { parallelism, .. }
         | Command::Sync {
             what: SyncWhat::IpLists { parallelism, .. },
@@ -310,6 +327,14 @@ fn main() -> ExitCode {
             regions,
         } => commands::athena_ddl(&global, source, bucket, prefix, accounts, regions),
         Command::Show { file, json } => commands::show(&global, &file, json),
+        Command::Report {
+            out, json, days, ..
+        } => runtime().and_then(|rt| {
+            rt.block_on(commands::report_command(
+                &global,
+                &ReportOptions { out, json, days },
+            ))
+        }),
         Command::Plan {
             out,
             json,

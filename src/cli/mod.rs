@@ -398,6 +398,54 @@ pub async fn plan(
     })
 }
 
+/// Options of `guardform report`.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Where the HTML page is written.
+    pub out: PathBuf,
+    /// Print the report document as JSON on stdout too.
+    pub json: bool,
+    /// Findings updated in the last `days` days.
+    pub days: u32,
+}
+
+/// `guardform report`: reads what `plan` reads (with the OU tree, to group accounts), plans,
+/// reads finding statistics, runtime coverage and dead-letter queues, and writes one HTML page
+/// (and the JSON document with `--json`); a short summary goes to stderr.
+pub async fn report_command(
+    global: &GlobalOptions,
+    options: &ReportOptions,
+) -> Result<ExitStatus, CommandError> {
+    let mut loaded = load_manifest(global)?;
+    loaded.manifest.sections.needs_mut().ou_tree = true;
+    let world = read_world(global, &loaded).await?;
+    let plan = make_plan(&loaded, &world).map_err(|e| e.to_string());
+    say(global, "Reading findings and runtime coverage ...");
+    let report = crate::report::gather(crate::report::Sources {
+        context: &world.context,
+        registry: &world.registry,
+        states: &world.states,
+        plan,
+        manifest: loaded.path.clone(),
+        days: options.days,
+    })
+    .await;
+    let page = crate::report::html::render(&report);
+    std::fs::write(&options.out, page).map_err(|e| {
+        CommandError::Refused(format!("cannot write {}: {e}", options.out.display()))
+    })?;
+    if options.json {
+        out(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
+    }
+    say(global, &crate::report::terminal_summary(&report));
+    say(
+        global,
+        &format!("Wrote the report to {}", options.out.display()),
+    );
+    print_stats(global, &world.context.aws);
+    Ok(ExitStatus::Success)
+}
+
 /// `guardform show FILE`.
 pub fn show(global: &GlobalOptions, file: &Path, json: bool) -> Result<ExitStatus, CommandError> {
     let plan = plan::load(file)?;

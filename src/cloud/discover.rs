@@ -136,7 +136,8 @@ async fn read_organization(aws: &Aws, manifest: &Manifest) -> Result<Organizatio
     }
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
 
-    if uses(manifest, |s| !s.ous.is_empty()) || !manifest.sections.needs().ous.is_empty() {
+    let needs = manifest.sections.needs();
+    if uses(manifest, |s| !s.ous.is_empty()) || !needs.ous.is_empty() || needs.ou_tree {
         let parents = read_ou_tree(&client).await?;
         for account in &mut accounts {
             if let Some((ids, names)) = parents.get(&account.id) {

@@ -43,12 +43,19 @@ pub struct Sections(BTreeMap<&'static str, SectionValue>, SectionNeeds);
 pub struct SectionNeeds {
     /// OUs (ids or name paths) sections select accounts by: the OU tree must be read.
     pub ous: Vec<String>,
+    /// The OU tree is wanted whatever selects accounts (the report groups accounts by OU).
+    pub ou_tree: bool,
 }
 
 impl Sections {
     /// What the sections need discovery to read.
     pub fn needs(&self) -> &SectionNeeds {
         &self.1
+    }
+
+    /// What discovery must read, for a command that wants more than the sections do.
+    pub fn needs_mut(&mut self) -> &mut SectionNeeds {
+        &mut self.1
     }
 
     /// Keeps `value` as the section `name`.
