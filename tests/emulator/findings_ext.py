@@ -193,7 +193,7 @@ MSG_STATS_GROUP_ONLY = ("The request is rejected because the parameter {param} c
                         "the groupBy parameter.")
 MSG_MEMBER = gx.MSG_FILTER_MEMBER  # "...member accounts cannot manage specified resources or properties."
 MSG_BAD_TOKEN = "The request is rejected because the parameter nextToken has an invalid value."
-FINDING_TYPE_RE = re.compile(r"^[A-Za-z0-9]+:[A-Za-z0-9]+/[A-Za-z0-9.!_:-]+$")
+FINDING_TYPE_RE = re.compile(r"^[A-Za-z0-9]+:[A-Za-z0-9]+/[A-Za-z0-9.!_:&-]+$")  # e.g. Backdoor:EC2/C&CActivity.B!DNS
 
 PAGE_SNAPSHOTS = 32  # result lists kept per account and Region for nextToken paging
 
