@@ -118,6 +118,33 @@ def mixed(account: str, n: int, region: str = R1, start: int = 0) -> list[dict]:
             for i in range(n)]
 
 
+# ---------------------------------------------------------------- hooks
+
+
+def test_findings_extension_is_hooked_in(endpoint):
+    """Fails loudly if a moto upgrade moved the extension points."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    import findings_ext
+    import server
+    from moto.guardduty import urls
+    from moto.guardduty.responses import GuardDutyResponse
+
+    server.install()
+    assert findings_ext.installed()
+    assert "{0}/detector/(?P<detector_id>[^/]+)/findings/statistics$" in urls.url_paths
+    assert GuardDutyResponse.list_findings is findings_ext.list_findings
+    assert GuardDutyResponse.list_coverage is findings_ext.list_coverage
+    assert len(findings_ext.templates()) == len(TEMPLATES)
+    # Over HTTP: an operation stock moto lacks answers JSON (here its error), not moto's HTML 404.
+    req = urllib.request.Request(endpoint + "/detector/nope/findings", method="POST", data=b"{}", headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/guardduty/aws4_request, "
+                         "SignedHeaders=host, Signature=x", "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(req)
+    assert ei.value.code == 400 and ei.value.headers["Content-Type"] == "application/json"
+    assert json.loads(ei.value.read())["message"] == MSG_NOT_OWNED
+
+
 # ---------------------------------------------------------------- seeding and GetFindings
 
 
