@@ -9,6 +9,9 @@ listens.  Reset everything: POST http://HOST:PORT/moto-api/reset.
 Installed before moto's server starts (so before any service app is built):
   * GuardDuty extension (guardduty_ext.py): detectors, tags, delegated admin,
     organization configuration, members, invitations, member detectors.
+  * GuardDuty findings and coverage (findings_ext.py): ListFindings, GetFindings,
+    GetFindingsStatistics, Archive/UnarchiveFindings, CreateSampleFindings, ListCoverage,
+    GetCoverageStatistics, and the seeding endpoints /moto-api/guardform/findings|coverage.
   * Account Management Region operations (account_ext.py): ListRegions,
     GetRegionOptStatus, EnableRegion, DisableRegion.
   * EventBridge PutTargets refuses the targets and dead-letter queues AWS
@@ -229,6 +232,7 @@ def install() -> None:
         )
     import account_ext
     import events_ext
+    import findings_ext
     import guardduty_ext
 
     _install_module_cache()
@@ -238,6 +242,7 @@ def install() -> None:
     _install_account_lookup_cache()
     _install_organizations_hooks()
     guardduty_ext.install()
+    findings_ext.install()
     account_ext.install()
     events_ext.install()
 
