@@ -47,7 +47,7 @@ fn compared(settings: &DetectorSettings, live: &BTreeMap<String, FeatureState>) 
     } else {
         Cell {
             state: CellState::Drift,
-            detail: format!("differs from the manifest: {}", differing.join(", ")),
+            detail: differing.join(", "),
             differing,
         }
     }
@@ -211,4 +211,143 @@ pub fn features(inputs: &Inputs<'_>, rows: &[AccountRow]) -> Vec<FeatureCoverage
             of,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::discover::Organization;
+    use crate::kinds::guardduty::section::FeatureSetting;
+    use crate::kinds::guardduty::state::{DetectorState, MemberState};
+    use std::sync::Arc;
+
+    fn account(id: &str, ou: &str, status: &str) -> OrgAccount {
+        OrgAccount {
+            id: id.into(),
+            name: format!("n{id}"),
+            email: String::new(),
+            status: status.into(),
+            ou_ids: Vec::new(),
+            ou_path: ou
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    fn feature_map(s3: &str) -> BTreeMap<String, FeatureState> {
+        BTreeMap::from([(
+            "S3_DATA_EVENTS".to_string(),
+            FeatureState {
+                status: s3.into(),
+                additional: BTreeMap::new(),
+            },
+        )])
+    }
+
+    fn member(status: &str, s3: &str) -> MemberState {
+        MemberState {
+            relationship_status: status.into(),
+            administrator_id: "222222222222".into(),
+            features: Some(Arc::new(feature_map(s3))),
+            unreadable: None,
+        }
+    }
+
+    #[test]
+    fn every_cell_state_comes_from_what_was_read() {
+        let accounts = ["222222222222", "401", "402", "403", "404", "405", "406"];
+        let discovery = Discovery {
+            organization: Organization {
+                id: "o-1".into(),
+                management_account: "100".into(),
+                accounts: accounts
+                    .iter()
+                    .map(|id| {
+                        account(
+                            id,
+                            "Workloads/Prod",
+                            if *id == "406" { "SUSPENDED" } else { "ACTIVE" },
+                        )
+                    })
+                    .collect(),
+            },
+            delegated_admin: "222222222222".into(),
+            members: ["401", "402", "403", "404", "405"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            regions: vec!["eu-west-1".into()],
+            untargeted: Vec::new(),
+            notes: Vec::new(),
+        };
+        let mut region = RegionState {
+            detector: Some(DetectorState {
+                id: "d".into(),
+                status: "ENABLED".into(),
+                finding_publishing_frequency: "SIX_HOURS".into(),
+                features: feature_map("ENABLED"),
+                tags: BTreeMap::new(),
+            }),
+            ..RegionState::default()
+        };
+        region
+            .members
+            .insert("401".into(), member("Enabled", "ENABLED"));
+        region
+            .members
+            .insert("402".into(), member("Enabled", "DISABLED"));
+        region
+            .members
+            .insert("403".into(), member("Created", "ENABLED"));
+        region
+            .members
+            .insert("404".into(), member("AccountSuspended", "ENABLED"));
+        let mut unreadable = member("Enabled", "ENABLED");
+        unreadable.features = None;
+        unreadable.unreadable = Some("AccessDenied".into());
+        region.members.insert("405".into(), unreadable);
+        let state = GuardDutyState {
+            regions: BTreeMap::from([("eu-west-1".to_string(), region)]),
+            ..GuardDutyState::default()
+        };
+        let mut base = DetectorSettings::default();
+        base.features.insert(
+            "S3_DATA_EVENTS".into(),
+            FeatureSetting {
+                enabled: true,
+                additional: BTreeMap::new(),
+            },
+        );
+        let profiles = Profiles::default();
+        let inputs = Inputs {
+            discovery: &discovery,
+            state: &state,
+            base: &base,
+            profiles: &profiles,
+        };
+        let rows = rows(&inputs);
+        let states: Vec<(&str, CellState)> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.cells["eu-west-1"].state))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("222222222222", CellState::Enabled),
+                ("401", CellState::Enabled),
+                ("402", CellState::Drift),
+                ("403", CellState::NotMember),
+                ("404", CellState::Suspended),
+                ("405", CellState::Unreadable),
+                ("406", CellState::NotTargeted),
+            ]
+        );
+        assert_eq!(rows[2].cells["eu-west-1"].differing, vec!["S3_DATA_EVENTS"]);
+        assert_eq!(rows[6].cells["eu-west-1"].detail, "account SUSPENDED");
+        let coverage = features(&inputs, &rows);
+        assert_eq!((coverage[0].enabled, coverage[0].of), (2, 3));
+    }
 }

@@ -477,16 +477,7 @@ fn wiring(page: &mut String, report: &Report) {
         }
         None if d.pending == 0 => page.push_str("<p>None: live state matches the manifest.</p>"),
         None => {
-            page.push_str("<table class=\"sortable\"><thead><tr><th>Resource type</th><th class=\"n\">Changes</th></tr></thead><tbody>");
-            for (kind, n) in &d.by_type {
-                let _ = write!(
-                    page,
-                    "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
-                    esc(kind),
-                    metric(&format!("drift.by_type.{kind}"), n)
-                );
-            }
-            page.push_str("</tbody></table>");
+            counts_table(page, &d.by_type, "drift.by_type", "Resource type");
         }
     }
     page.push_str("<h3>Lists</h3><table class=\"sortable\"><thead><tr><th>List</th><th>Kind</th><th>Region</th><th>Status</th></tr></thead><tbody>");

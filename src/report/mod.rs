@@ -162,8 +162,8 @@ pub struct Runtime {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Drift {
     pub pending: usize,
-    /// Pending changes by resource type.
-    pub by_type: BTreeMap<String, usize>,
+    /// Pending changes by resource type, most first.
+    pub by_type: Vec<Count>,
     /// Why no plan could be made (conflicts), when none could.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -271,7 +271,7 @@ fn drift(plan: &Result<Plan, String>) -> Drift {
             }
             Drift {
                 pending: plan.changes.len(),
-                by_type,
+                by_type: reads::top(by_type, usize::MAX),
                 error: None,
             }
         }
