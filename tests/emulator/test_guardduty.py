@@ -495,3 +495,31 @@ def test_concurrent_create_detector_keeps_one(clients):
         results = list(pool.map(attempt, range(16)))
     assert len([r for r in results if r]) == 1
     assert len(g.list_detectors()["DetectorIds"]) == 1
+
+
+def test_member_reads_fast_path_answers_as_moto_does(clients, org):
+    """ListMembers and GetMemberDetectors are answered straight from the WSGI call (server.py);
+    paging, the caller's account and Region, and every error must be what the full path gives."""
+    sg, sd = delegate(clients)
+    sg.create_members(DetectorId=sd, AccountDetails=[
+        {"AccountId": a, "Email": f"{a}@example.com"} for a in (LOG, W1, W2, W3)])
+    first = sg.list_members(DetectorId=sd, MaxResults=3)
+    rest = sg.list_members(DetectorId=sd, MaxResults=3, NextToken=first["NextToken"])
+    assert [m["AccountId"] for m in first["Members"] + rest["Members"]] == [LOG, W1, W2, W3]
+    assert "NextToken" not in rest
+    got = sg.get_member_detectors(DetectorId=sd, AccountIds=[W1, "999999999999"])
+    assert [m["AccountId"] for m in got["MemberDataSourceConfigurations"]] == [W1]
+    assert [u["AccountId"] for u in got["UnprocessedAccounts"]] == ["999999999999"]
+    # Another Region has no detector of this id; another account does not own it.
+    with pytest.raises(ClientError) as e:
+        clients("guardduty", SEC, region="eu-west-1").list_members(DetectorId=sd)
+    assert err(e)[0] == "BadRequestException" and err(e)[2] == 400
+    with pytest.raises(ClientError) as e:
+        clients("guardduty", W4).get_member_detectors(DetectorId=sd, AccountIds=[W1])
+    assert err(e)[0] == "BadRequestException"
+    # Bad input falls back to moto's error formatting.
+    with pytest.raises(ClientError) as e:
+        sg.list_members(DetectorId=sd, MaxResults=51)
+    assert err(e)[:2] == ("BadRequestException",
+                          "The request is rejected because the parameter maxResults has an invalid value. "
+                          "It must be between 1 and 50.")
