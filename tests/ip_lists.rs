@@ -225,6 +225,27 @@ fn broad_and_oversized_trusted_lists_are_refused_before_anything_changes() {
         ),
     );
     emulator.guardform(dir.path(), &["plan"]).expect_code(0);
+
+    // A 50 MB file (a hostile pull request, or a wrong path) is refused before it is read.
+    let huge = std::fs::File::create(dir.path().join("huge.txt")).unwrap();
+    huge.set_len(50 * 1024 * 1024).unwrap();
+    write(
+        dir.path(),
+        "guardform.yaml",
+        &format!(
+            "{HEAD}ip_lists:\n  - name: office\n    kind: threat\n    source: {{ file: huge.txt }}\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let run = emulator.guardform(dir.path(), &["plan"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("52428800 bytes; GuardDuty accepts list files of at most 35 MB"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed().as_secs_f64() < 5.0);
 }
 
 #[test]

@@ -131,3 +131,102 @@ fn an_unreachable_endpoint_is_one_clear_line() {
         verbose.stderr
     );
 }
+
+/// Runs `guardform validate` on `text` under /usr/bin/time: (exit code, stderr, seconds, peak
+/// RSS in MiB).
+fn validate_hostile(name: &str, bytes: &[u8]) -> (i32, String, f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_guardform"))
+        .args(["validate", "--no-color", "-m"])
+        .arg(&path)
+        .output()
+        .expect("/usr/bin/time (Debian's `time` package) runs guardform");
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let rss_kib: f64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("/usr/bin/time -v reports the peak RSS");
+    let code = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Exit status: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
+    (code, stderr, seconds, rss_kib / 1024.0)
+}
+
+#[test]
+fn hostile_manifests_end_fast_with_a_clear_error_and_bounded_memory() {
+    let head = "version: 1\norganization: { delegated_admin: \"222222222222\" }\naccounts: { include: { all: true } }\nregions: { include: [eu-west-1] }\n";
+    // "Billion laughs": nine levels of ten aliases each would be 10^9 nodes.
+    let mut bomb = String::from("a0: &a0 [\"lol\"]\n");
+    for level in 1..10 {
+        let refs = vec![format!("*a{}", level - 1); 10].join(", ");
+        bomb.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+    }
+    let deep_flow = format!(
+        "{head}detector: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let deep_block: String = (0..200)
+        .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+        .collect();
+    let many_keys: String = (0..150_000).map(|i| format!("k{i}: v\n")).collect();
+    let huge_scalar = format!(
+        "{head}detector: {{ tags: {{ big: \"{}\" }} }}\n",
+        "x".repeat(3_000_000)
+    );
+    let mut binary = b"version: 1\n".to_vec();
+    binary.extend((0..=255u8).cycle().take(4096));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "alias-bomb.yaml",
+            bomb.into_bytes(),
+            "YAML nodes through aliases",
+        ),
+        (
+            "deep-flow.yaml",
+            deep_flow.into_bytes(),
+            // The YAML parser's own limit comes first here; either is a clear, fast error.
+            "recursion limit exceeded",
+        ),
+        (
+            "deep-block.yaml",
+            deep_block.into_bytes(),
+            "nested deeper than 64 levels",
+        ),
+        (
+            "many-keys.yaml",
+            many_keys.into_bytes(),
+            "150000 keys; guardform reads at most 10000 in one mapping",
+        ),
+        ("huge-scalar.yaml", huge_scalar.into_bytes(), "tag"),
+        (
+            "too-large.yaml",
+            vec![b'#'; 5 * 1024 * 1024],
+            "a manifest may have at most 4194304 bytes",
+        ),
+        ("binary.yaml", binary, "not UTF-8 text"),
+    ];
+    for (name, bytes, expected) in cases {
+        let (code, stderr, seconds, rss) = validate_hostile(name, &bytes);
+        assert_eq!(code, 1, "{name}: exit {code}\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{name}: no `{expected}` in\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(seconds < 2.0, "{name}: took {seconds:.2} s");
+        assert!(rss < 300.0, "{name}: peak RSS {rss:.0} MiB");
+    }
+}

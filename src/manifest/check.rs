@@ -10,6 +10,10 @@ use crate::manifest::diagnostic::{Diagnostic, did_you_mean};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Keys one mapping may have: far more than any setting needs (tags have at most 50), far
+/// fewer than a generated, hostile manifest can hold.
+pub const MAX_MAPPING_KEYS: usize = 10_000;
+
 /// The keys each mapping of the manifest's core accepts, by section path (kinds add their
 /// sections' own). The JSON Schema is checked against these tables in tests.
 pub const KNOWN_KEYS: &[(&str, &[&str])] = &[
@@ -165,6 +169,16 @@ impl Checker {
             self.type_error(node, what, "a mapping");
             return None;
         };
+        if pairs.len() > MAX_MAPPING_KEYS {
+            self.error(
+                Diagnostic::error(
+                    Some(node.position),
+                    format!("{what}: {} keys; guardform reads at most {MAX_MAPPING_KEYS} in one mapping", pairs.len()),
+                )
+                .hint("no setting of a manifest has that many keys: is this file a manifest?"),
+            );
+            return None;
+        }
         let allowed = self.known_keys(section);
         let mut entries = Vec::new();
         for (key, value) in pairs {

@@ -85,6 +85,10 @@ pub struct Source<'a> {
 }
 
 /// Renders diagnostics, errors first, each followed by a blank line.
+/// Problems shown in full; past these, a count (a hostile manifest may hold hundreds of
+/// thousands of them, and nobody reads past the first screens).
+pub const MAX_SHOWN: usize = 100;
+
 pub fn render(diagnostics: &[Diagnostic], source: &Source<'_>, color: bool) -> String {
     let mut sorted: Vec<&Diagnostic> = diagnostics.iter().collect();
     sorted.sort_by_key(|d| {
@@ -102,7 +106,8 @@ pub fn render(diagnostics: &[Diagnostic], source: &Source<'_>, color: bool) -> S
         }
     };
     let mut out = String::new();
-    for diagnostic in sorted {
+    let hidden = sorted.len().saturating_sub(MAX_SHOWN);
+    for diagnostic in sorted.into_iter().take(MAX_SHOWN) {
         let label = match diagnostic.severity {
             Severity::Error => paint("1;31", "error"),
             Severity::Warning => paint("1;33", "warning"),
@@ -125,6 +130,10 @@ pub fn render(diagnostics: &[Diagnostic], source: &Source<'_>, color: bool) -> S
                         let before: String = chars.iter().take(start).collect();
                         let after: String = chars.iter().skip(start + position.width).collect();
                         format!("{before}[redacted]{after}")
+                    } else if line.len() > 300 {
+                        // A huge line (a hostile or generated manifest) is shown cut.
+                        let cut: String = line.chars().take(200).collect();
+                        format!("{cut}… ({} more characters)", line.chars().count() - 200)
                     } else {
                         line.to_string()
                     };
@@ -156,6 +165,13 @@ pub fn render(diagnostics: &[Diagnostic], source: &Source<'_>, color: bool) -> S
             }
         }
         out.push('\n');
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "... and {hidden} more problem{} not shown (fix these first)\n",
+            if hidden == 1 { "" } else { "s" }
+        );
     }
     out
 }

@@ -207,6 +207,12 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: {problem}")]
+    Unreadable {
+        path: String,
+        /// What is wrong with the file as a whole (too large, not UTF-8), with a hint.
+        problem: String,
+    },
     #[error("{path}: {count} problem{plural} found", plural = if *count == 1 { "" } else { "s" })]
     Invalid {
         path: String,
@@ -223,12 +229,37 @@ pub fn load(
     sections: &[&dyn Section],
 ) -> Result<LoadedManifest, ManifestError> {
     let display = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+    let read = |source| ManifestError::Read {
         path: display.clone(),
         source,
+    };
+    let size = std::fs::metadata(path).map_err(read)?.len();
+    if size > MAX_MANIFEST_BYTES {
+        return Err(ManifestError::Unreadable {
+            path: display.clone(),
+            problem: format!(
+                "{size} bytes; a manifest may have at most {MAX_MANIFEST_BYTES} bytes\n  hint: long lists belong in list files (`source: {{ file: ... }}`), not in the manifest"
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    let source = String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = valid.len() - valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+        ManifestError::Unreadable {
+            path: display.clone(),
+            problem: format!(
+                "{line}:{column}: not UTF-8 text (a manifest is YAML, UTF-8 encoded)\n  hint: is this a binary file, or saved in another encoding?"
+            ),
+        }
     })?;
     load_str(&display, source, color, sections)
 }
+
+/// The largest manifest guardform reads (a manifest arrives through pull requests: untrusted
+/// input to the CI runner that plans it).
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Checks manifest text that came from `path`.
 pub fn load_str(

@@ -7,6 +7,13 @@
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
 
+/// Nodes a manifest may expand to, aliases included: far beyond any real organization's
+/// manifest, far below what an alias bomb ("billion laughs") asks for.
+pub const MAX_NODES: usize = 200_000;
+
+/// Nesting depth of mappings and sequences.
+pub const MAX_DEPTH: usize = 64;
+
 /// A position in the manifest: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
@@ -102,6 +109,8 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
+        /// Scalar keys seen, with the line of their first use (duplicates are found in O(1)).
+        seen: HashMap<String, usize>,
     },
 }
 
@@ -160,22 +169,23 @@ impl Frame {
             Frame::Mapping {
                 entries,
                 pending_key,
+                seen,
                 ..
             } => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
-                    if let Some(text) = key.as_scalar()
-                        && let Some((first, _)) = entries
-                            .iter()
-                            .find(|(existing, _)| existing.as_scalar() == Some(text))
-                    {
-                        problems.push(SyntaxProblem {
-                            position: key.position,
-                            message: format!(
-                                "duplicate key `{text}` (first defined on line {})",
-                                first.position.line
-                            ),
-                        });
+                    if let Some(text) = key.as_scalar() {
+                        match seen.get(text) {
+                            Some(first) => problems.push(SyntaxProblem {
+                                position: key.position,
+                                message: format!(
+                                    "duplicate key `{text}` (first defined on line {first})"
+                                ),
+                            }),
+                            None => {
+                                seen.insert(text.to_string(), key.position.line);
+                            }
+                        }
                     }
                     entries.push((key, node));
                 }
@@ -191,9 +201,17 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
     let lines: Vec<&str> = source.lines().collect();
     let mut problems = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Each anchored node with the number of nodes it holds, so an alias costs what it expands
+    // to; `nodes` counts every node the manifest expands to.
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut weights: Vec<usize> = Vec::new();
+    let mut nodes = 0usize;
     let mut root: Option<Node> = None;
     let mut documents = 0;
+    let too_big = |position: Position, what: String| SyntaxProblem {
+        position,
+        message: what,
+    };
 
     for event in Parser::new_from_str(source) {
         let (event, span) = match event {
@@ -233,15 +251,31 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
                     },
                 };
                 if anchor > 0 {
-                    anchors.insert(anchor, node.clone());
+                    anchors.insert(anchor, (node.clone(), 1));
+                }
+                nodes += 1;
+                if let Some(w) = weights.last_mut() {
+                    *w += 1;
                 }
                 node
             }
             Event::Alias(anchor) => match anchors.get(&anchor) {
-                Some(node) => Node {
-                    position,
-                    value: node.value.clone(),
-                },
+                Some((node, weight)) => {
+                    nodes += weight;
+                    if nodes > MAX_NODES {
+                        problems.push(too_big(position, format!(
+                            "the manifest expands to more than {MAX_NODES} YAML nodes through aliases (an alias bomb?); guardform stops reading here"
+                        )));
+                        return Err(problems);
+                    }
+                    if let Some(w) = weights.last_mut() {
+                        *w += weight;
+                    }
+                    Node {
+                        position,
+                        value: node.value.clone(),
+                    }
+                }
                 None => {
                     problems.push(SyntaxProblem {
                         position,
@@ -256,7 +290,15 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
                     }
                 }
             },
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                problems.push(too_big(
+                    position,
+                    format!("mappings and sequences nested deeper than {MAX_DEPTH} levels"),
+                ));
+                return Err(problems);
+            }
             Event::SequenceStart(anchor, _) => {
+                weights.push(1);
                 stack.push(Frame::Sequence {
                     position,
                     anchor,
@@ -265,11 +307,13 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
                 continue;
             }
             Event::MappingStart(anchor, _) => {
+                weights.push(1);
                 stack.push(Frame::Mapping {
                     position,
                     anchor,
                     entries: Vec::new(),
                     pending_key: None,
+                    seen: HashMap::new(),
                 });
                 continue;
             }
@@ -277,8 +321,13 @@ pub fn load(source: &str) -> Result<Option<Node>, Vec<SyntaxProblem>> {
                 let Some((anchor, node)) = stack.pop().map(Frame::close) else {
                     continue;
                 };
+                let weight = weights.pop().unwrap_or(1);
+                nodes += 1;
+                if let Some(w) = weights.last_mut() {
+                    *w += weight;
+                }
                 if anchor > 0 {
-                    anchors.insert(anchor, node.clone());
+                    anchors.insert(anchor, (node.clone(), weight));
                 }
                 node
             }

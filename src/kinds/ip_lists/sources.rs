@@ -173,11 +173,17 @@ async fn read_source(
         ListSource::Inline(items) => Ok(("inline".to_string(), items.join("\n").into_bytes())),
         ListSource::File(path) => {
             let resolved = resolve_path(manifest_dir, path);
-            let bytes = std::fs::read(&resolved).map_err(|e| SourceError::File {
-                list: name,
+            let file_error = |e: std::io::Error| SourceError::File {
+                list: name.clone(),
                 path: resolved.display().to_string(),
                 detail: e.to_string(),
-            })?;
+            };
+            // Refused before it is read: GuardDuty would refuse it anyway.
+            let size = std::fs::metadata(&resolved).map_err(file_error)?.len();
+            if size > iplist::MAX_BYTES as u64 {
+                return Err(too_large(&name, format!("file {path}"), size));
+            }
+            let bytes = std::fs::read(&resolved).map_err(file_error)?;
             Ok((format!("file {path}"), bytes))
         }
         ListSource::Url(url) => {
@@ -218,6 +224,11 @@ async fn read_source(
                     list: name.clone(),
                     source: AwsError::new(format!("reading s3://{bucket}/{key} as {account}"), e),
                 })?;
+            let size =
+                u64::try_from(object.content_length().unwrap_or_default()).unwrap_or_default();
+            if size > iplist::MAX_BYTES as u64 {
+                return Err(too_large(&name, format!("s3://{bucket}/{key}"), size));
+            }
             let bytes = object
                 .body
                 .collect()
@@ -255,6 +266,17 @@ async fn read_source(
                 fetched.items.join("\n").into_bytes(),
             ))
         }
+    }
+}
+
+fn too_large(list: &str, origin: String, bytes: u64) -> SourceError {
+    SourceError::Refused {
+        list: list.to_string(),
+        origin,
+        problem: iplist::ListProblem::TooLarge {
+            bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+        }
+        .to_string(),
     }
 }
 
