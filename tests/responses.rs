@@ -448,3 +448,35 @@ responses:
         .guardform(dir.path(), &["plan", "--detailed-exitcode"])
         .expect_code(0);
 }
+
+#[test]
+fn a_local_bundle_standing_in_for_a_builtin_one_is_named_in_the_plan() {
+    let (emulator, dir) = setup();
+    let bundle = dir.path().join("bundles/slack-notify");
+    std::fs::create_dir_all(bundle.join("src")).unwrap();
+    std::fs::write(
+        bundle.join("bundle.yaml"),
+        "name: slack-notify\nruntime: python3.12\nhandler: handler.lambda_handler\ntimeout: 10\nmemory: 128\npermissions:\n  - { actions: [\"s3:GetObject\", \"iam:PassRole\"], resources: [\"*\"] }\nsecrets:\n  SLACK_WEBHOOK_URL: { required: true, description: webhook }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bundle.join("src/handler.py"),
+        "def lambda_handler(event, context):\n    return event\n",
+    )
+    .unwrap();
+    let plan = emulator.guardform(dir.path(), &["plan"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains(
+            "response `high-to-slack` runs the local bundle bundles/slack-notify instead of guardform's built-in `slack-notify`; it asks for: iam:PassRole, s3:GetObject"
+        ),
+        "{}",
+        plan.stdout
+    );
+    // Every responder role denies itself (and guardform's other roles) any IAM change.
+    assert!(
+        plan.stdout.contains("\"Sid\": \"NeverGuardformsRoles\""),
+        "{}",
+        plan.stdout
+    );
+}

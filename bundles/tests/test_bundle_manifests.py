@@ -47,7 +47,7 @@ def test_manifest_shape(name):
     assert isinstance(data["timeout"], int) and 1 <= data["timeout"] <= 900
     assert isinstance(data["memory"], int) and 128 <= data["memory"] <= 10240
     for permission in data["permissions"]:
-        assert set(permission) == {"actions", "resources"}
+        assert set(permission) in ({"actions", "resources"}, {"actions", "resources", "conditions"})
         assert all(re.fullmatch(r"[a-z0-9-]+:[A-Z][A-Za-z0-9]+", a) for a in permission["actions"]), permission
         assert permission["resources"] and all(r == "*" or r.startswith("arn:") for r in permission["resources"])
     for section in ("env", "secrets"):
@@ -159,3 +159,13 @@ def test_resources_only_reference_required_settings(name):
         for resource in permission["resources"]:
             for variable in re.findall(r"\$\{([^}]*)\}", resource):
                 assert variable in (data["env"] or {}) and data["env"][variable]["required"], (resource, variable)
+
+
+@pytest.mark.parametrize("name", BUNDLE_NAMES)
+def test_cross_account_role_assumption_stays_in_the_organization(name):
+    # sts:AssumeRole on guardform-* roles in any account of the world would let a function
+    # reach other organizations: every grant is conditioned on the organization's id.
+    for permission in manifest(name)["permissions"]:
+        if "sts:AssumeRole" in permission["actions"]:
+            assert permission.get("conditions") == {
+                "StringEquals": {"aws:ResourceOrgID": "${ORGANIZATION_ID}"}}, permission

@@ -233,7 +233,31 @@ impl Intercept for StatsInterceptor {
 struct AssumedRole {
     sts: aws_sdk_sts::Client,
     role_arn: String,
+    /// Who runs guardform, as a session name and SourceIdentity (CloudTrail shows it).
+    identity: String,
     cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+/// A session name / SourceIdentity naming the caller: `guardform-` and the caller's user,
+/// role or session name, in the characters STS allows, at most 64.
+pub fn session_identity(caller_arn: &str) -> String {
+    let who = caller_arn.rsplit(['/', ':']).next().unwrap_or_default();
+    let cleaned: String = who
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut name = format!("guardform-{cleaned}");
+    name.truncate(64);
+    if cleaned.is_empty() {
+        name = "guardform".to_string();
+    }
+    name
 }
 
 impl AssumedRole {
@@ -247,20 +271,34 @@ impl AssumedRole {
                 return Ok(credentials.clone());
             }
         }
-        let output = self
-            .sts
-            .assume_role()
-            .role_arn(&self.role_arn)
-            .role_session_name("guardform")
-            .duration_seconds(3600)
-            .send()
-            .await
-            .map_err(|error| {
-                CredentialsError::provider_error(AwsError::new(
-                    format!("assuming role {}", self.role_arn),
-                    error,
-                ))
-            })?;
+        let assume = |source_identity: bool| {
+            self.sts
+                .assume_role()
+                .role_arn(&self.role_arn)
+                .role_session_name(&self.identity)
+                .set_source_identity(source_identity.then(|| self.identity.clone()))
+                .duration_seconds(3600)
+                .send()
+        };
+        // SourceIdentity needs the role's trust policy to allow sts:SetSourceIdentity; a role
+        // that does not is still assumed, with the session name alone naming the caller.
+        let output = match assume(true).await {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .and_then(|e| e.message())
+                    .is_some_and(|m| m.contains("SetSourceIdentity")) =>
+            {
+                assume(false).await
+            }
+            other => other,
+        }
+        .map_err(|error| {
+            CredentialsError::provider_error(AwsError::new(
+                format!("assuming role {}", self.role_arn),
+                error,
+            ))
+        })?;
         let Some(assumed) = output.credentials() else {
             return Err(CredentialsError::provider_error(AwsError::message(
                 format!("assuming role {}", self.role_arn),
@@ -457,6 +495,7 @@ impl Aws {
             SharedCredentialsProvider::new(AssumedRole {
                 sts: sts_client(&self.base, &self.stats, self.base.credentials_provider()),
                 role_arn: self.role_arn(account),
+                identity: session_identity(&self.caller_arn),
                 cached: tokio::sync::Mutex::new(None),
             })
         });
@@ -657,4 +696,26 @@ fn sts_client(
         aws_sdk_sts::config::Builder::from(base).interceptor(StatsInterceptor(stats.clone()));
     builder.set_credentials_provider(credentials);
     aws_sdk_sts::Client::from_conf(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_name_the_caller() {
+        assert_eq!(
+            session_identity("arn:aws:iam::123456789012:user/alice@example.com"),
+            "guardform-alice@example.com"
+        );
+        assert_eq!(
+            session_identity("arn:aws:sts::123456789012:assumed-role/CI/gh-run 42"),
+            "guardform-gh-run-42"
+        );
+        assert_eq!(
+            session_identity("arn:aws:iam::123456789012:root"),
+            "guardform-root"
+        );
+        assert_eq!(session_identity(&"x".repeat(100)).len(), 64);
+    }
 }

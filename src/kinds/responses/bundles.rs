@@ -20,6 +20,9 @@ pub use embedded::{ATHENA_QUERIES, ATHENA_TABLE};
 pub struct Permission {
     pub actions: Vec<String>,
     pub resources: Vec<String>,
+    /// An IAM `Condition` block; `${ORGANIZATION_ID}` and `${ACCOUNT_ID}` in its values are
+    /// the organization's id and the function's account.
+    pub conditions: Option<serde_json::Value>,
 }
 
 /// An environment variable or secret the bundle reads.
@@ -98,6 +101,33 @@ pub fn builtin_names() -> Vec<&'static str> {
     embedded::BUILTIN.iter().map(|(name, _, _)| *name).collect()
 }
 
+/// When `bundle` is a local folder standing in for a built-in bundle of the same name: a note
+/// for the plan saying so, with every action the local one asks for (the code that runs, and
+/// what it may do, are not the ones guardform ships).
+pub fn override_note(bundle: &Bundle, name: &str, response: &str) -> Option<String> {
+    if bundle.origin == "built-in" || !builtin_names().contains(&name) {
+        return None;
+    }
+    let mut actions: Vec<&str> = bundle
+        .spec
+        .permissions
+        .iter()
+        .flat_map(|p| p.actions.iter().map(String::as_str))
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    Some(format!(
+        "response `{response}` runs the local bundle {} instead of guardform's built-in `{}`; it asks for: {}",
+        bundle.origin,
+        name,
+        if actions.is_empty() {
+            "no AWS actions".to_string()
+        } else {
+            actions.join(", ")
+        }
+    ))
+}
+
 /// Finds a bundle: `<manifest folder>/bundles/<name>/` first, then the built-in ones.
 pub fn find(name: &str, manifest_dir: &Path) -> Result<Bundle, String> {
     let local = manifest_dir.join("bundles").join(name);
@@ -172,6 +202,19 @@ fn text(node: &Node, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A YAML node as JSON (scalars as strings, as IAM condition values are).
+fn json_of(node: &Node) -> serde_json::Value {
+    match &node.value {
+        Value::Scalar { text, .. } => serde_json::Value::String(text.clone()),
+        Value::Sequence(items) => items.iter().map(json_of).collect(),
+        Value::Mapping(pairs) => pairs
+            .iter()
+            .map(|(k, v)| (k.as_scalar().unwrap_or_default().to_string(), json_of(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
+}
+
 fn strings(node: Option<&Node>) -> Vec<String> {
     match node.map(|n| &n.value) {
         Some(Value::Sequence(items)) => items
@@ -227,6 +270,7 @@ pub fn parse_spec(source: &str) -> Result<BundleSpec, String> {
             .map(|item| Permission {
                 actions: strings(get(item, "actions")),
                 resources: strings(get(item, "resources")),
+                conditions: get(item, "conditions").map(json_of),
             })
             .collect(),
         _ => Vec::new(),

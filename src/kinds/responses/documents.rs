@@ -130,25 +130,115 @@ pub fn trust_policy() -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 }
 
-/// The role's inline policy: the bundle's declared permissions, read access to exactly the
-/// referenced secrets, and the function's own log group.
+/// The IAM resource for a Secrets Manager ARN: a complete ARN as it is; a partial one (without
+/// the six random characters Secrets Manager appends to the name) with `-??????`, which is how
+/// IAM matches it ("Resource: partial ARN" in the Secrets Manager user guide).
+pub fn secret_resource(arn: &str) -> String {
+    let name = arn.split_once(":secret:").map(|(_, n)| n).unwrap_or(arn);
+    let complete = name.rsplit_once('-').is_some_and(|(_, suffix)| {
+        suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if complete {
+        arn.to_string()
+    } else {
+        format!("{arn}-??????")
+    }
+}
+
+/// What a responder may never do, whatever its bundle asks for: change guardform's own roles
+/// (path `/guardform/` or named `guardform-*`), its own among them, in any way.
+fn never_guardforms_roles() -> Value {
+    json!({
+        "Sid": "NeverGuardformsRoles",
+        "Effect": "Deny",
+        "Action": [
+            "iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
+            "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
+            "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
+            "iam:UpdateRole", "iam:UpdateRoleDescription"
+        ],
+        "Resource": ["arn:aws:iam::*:role/guardform/*", "arn:aws:iam::*:role/guardform-*"],
+    })
+}
+
+/// Where the responder runs: its account and its organization.
+pub struct Scope<'a> {
+    pub account: &'a str,
+    pub organization: &'a str,
+}
+
+fn substitute(value: &Value, scope: &Scope<'_>) -> Value {
+    match value {
+        Value::String(text) => Value::String(
+            text.replace("${ORGANIZATION_ID}", scope.organization)
+                .replace("${ACCOUNT_ID}", scope.account),
+        ),
+        Value::Array(items) => items.iter().map(|v| substitute(v, scope)).collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), substitute(v, scope)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        other => other.clone(),
+    }
+}
+
+/// Reading the secrets: GetSecretValue on exactly them, and kms:Decrypt only through Secrets
+/// Manager for exactly them (a secret encrypted with a customer managed key needs it; the
+/// AWS managed key does not).
+fn secret_statements(secrets: &BTreeMap<String, String>, account: &str) -> Vec<Value> {
+    if secrets.is_empty() {
+        return Vec::new();
+    }
+    let arns: BTreeSet<&String> = secrets.values().collect();
+    let resources: BTreeSet<String> = arns.iter().map(|a| secret_resource(a)).collect();
+    let services: BTreeSet<String> = arns
+        .iter()
+        .filter_map(|arn| arn.split(':').nth(3))
+        .map(|region| format!("secretsmanager.{region}.amazonaws.com"))
+        .collect();
+    let owners: BTreeSet<&str> = arns
+        .iter()
+        .filter_map(|arn| arn.split(':').nth(4))
+        .chain(std::iter::once(account))
+        .collect();
+    let keys: Vec<String> = owners
+        .iter()
+        .map(|owner| format!("arn:aws:kms:*:{owner}:key/*"))
+        .collect();
+    vec![
+        json!({"Sid": "Secrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": resources}),
+        json!({
+            "Sid": "SecretsKeys",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": keys,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": services},
+                "StringLike": {"kms:EncryptionContext:SecretARN": resources},
+            },
+        }),
+    ]
+}
+
+/// The role's inline policy: the bundle's declared permissions (with their conditions), read
+/// access to exactly the referenced secrets, the function's own log group, and an explicit
+/// deny on guardform's own roles.
 pub fn role_policy(
     bundle: &Bundle,
     env: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, String>,
-    account: &str,
+    scope: &Scope<'_>,
     response: &str,
 ) -> Value {
+    let account = scope.account;
     let mut statements = vec![json!({
         "Sid": "Logs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [format!("arn:aws:logs:*:{account}:log-group:/aws/lambda/{}:*", resource_name(response))],
     })];
-    if !secrets.is_empty() {
-        let arns: BTreeSet<&String> = secrets.values().collect();
-        statements.push(json!({"Sid": "Secrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arns}));
-    }
+    statements.extend(secret_statements(secrets, account));
     for (index, permission) in bundle.spec.permissions.iter().enumerate() {
         // `${NAME}` in a resource is the response's setting NAME (or the bundle's default).
         let resources: Vec<String> = permission
@@ -164,8 +254,13 @@ pub fn role_policy(
                 resource
             })
             .collect();
-        statements.push(json!({"Sid": format!("Bundle{index}"), "Effect": "Allow", "Action": permission.actions, "Resource": resources}));
+        let mut statement = json!({"Sid": format!("Bundle{index}"), "Effect": "Allow", "Action": permission.actions, "Resource": resources});
+        if let Some(conditions) = &permission.conditions {
+            statement["Condition"] = substitute(conditions, scope);
+        }
+        statements.push(statement);
     }
+    statements.push(never_guardforms_roles());
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
@@ -226,5 +321,102 @@ mod tests {
             canonical_text(r#"{"b":1,"a":{"d":2,"c":3}}"#),
             canonical_text("%7B%22a%22%3A%7B%22c%22%3A3%2C%22d%22%3A2%7D%2C%22b%22%3A1%7D")
         );
+    }
+
+    /// Actions AWS does not let a policy scope to a resource, so `"Resource": "*"` is the only
+    /// way to grant them (the Service Authorization Reference lists no resource type for them).
+    const UNSCOPABLE: &[(&str, &str)] = &[
+        ("iam:ListRoles", "a list call: no resource type"),
+        (
+            "ec2:DescribeInstances",
+            "Describe* calls support no resource-level permissions",
+        ),
+        (
+            "ec2:DescribeSecurityGroups",
+            "Describe* calls support no resource-level permissions",
+        ),
+        (
+            "ec2:DescribeSnapshots",
+            "Describe* calls support no resource-level permissions",
+        ),
+    ];
+
+    fn statements(policy: &Value) -> Vec<Value> {
+        policy["Statement"].as_array().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn responder_policies_scope_every_action_and_never_touch_guardforms_roles() {
+        let scope = Scope {
+            account: "222222222222",
+            organization: "o-abc123",
+        };
+        let secrets = BTreeMap::from([
+            (
+                "SLACK_WEBHOOK_URL".to_string(),
+                "arn:aws:secretsmanager:us-east-1:222222222222:secret:guardform/slack".to_string(),
+            ),
+            (
+                "DS_API_KEY".to_string(),
+                "arn:aws:secretsmanager:us-east-1:222222222222:secret:guardform/ds-key-AbCdEf"
+                    .to_string(),
+            ),
+        ]);
+        for name in crate::kinds::responses::bundles::builtin_names() {
+            let bundle =
+                crate::kinds::responses::bundles::find(name, std::path::Path::new("/nonexistent"))
+                    .unwrap();
+            let env: BTreeMap<String, String> = bundle
+                .spec
+                .env
+                .keys()
+                .map(|k| (k.clone(), "value".to_string()))
+                .collect();
+            let policy = role_policy(&bundle, &env, &secrets, &scope, "r");
+            let all = statements(&policy);
+            for statement in &all {
+                if statement["Resource"] == json!(["*"]) || statement["Resource"] == json!("*") {
+                    for action in statement["Action"].as_array().unwrap() {
+                        assert!(
+                            UNSCOPABLE.iter().any(|(a, _)| action == a),
+                            "{name}: {action} on Resource * ({statement})"
+                        );
+                    }
+                }
+                if statement["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a == "sts:AssumeRole")
+                {
+                    assert_eq!(
+                        statement["Condition"],
+                        json!({"StringEquals": {"aws:ResourceOrgID": "o-abc123"}}),
+                        "{name}"
+                    );
+                }
+            }
+            let deny = all.last().unwrap();
+            assert_eq!(deny["Effect"], "Deny", "{name}");
+            assert!(
+                deny["Action"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("iam:PutRolePolicy"))
+            );
+            let secrets_statement = all.iter().find(|s| s["Sid"] == "Secrets").unwrap();
+            assert_eq!(
+                secrets_statement["Resource"],
+                json!([
+                    "arn:aws:secretsmanager:us-east-1:222222222222:secret:guardform/ds-key-AbCdEf",
+                    "arn:aws:secretsmanager:us-east-1:222222222222:secret:guardform/slack-??????"
+                ])
+            );
+            let keys = all.iter().find(|s| s["Sid"] == "SecretsKeys").unwrap();
+            assert_eq!(
+                keys["Condition"]["StringEquals"]["kms:ViaService"],
+                json!(["secretsmanager.us-east-1.amazonaws.com"])
+            );
+        }
     }
 }

@@ -93,6 +93,7 @@ impl Kind<Context> for Responses {
             role::plan(
                 &prepared,
                 admin,
+                &context.discovery.organization.id,
                 &context.discovery.regions,
                 &state.roles,
                 changes,

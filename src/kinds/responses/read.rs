@@ -28,6 +28,9 @@ pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
         if let ResponseAction::Run(run) = &spec.action {
             let bundle = bundles::find(&run.bundle, &context.manifest_dir)
                 .map_err(|e| format!("response `{}`: {e}", spec.name))?;
+            if let Some(note) = bundles::override_note(&bundle, &run.bundle, &spec.name) {
+                state.notes.push(note);
+            }
             state.loaded.insert(spec.name.clone(), bundle);
         }
     }

@@ -6,7 +6,7 @@ use super::common::{
     tags_of,
 };
 use super::documents::{
-    canonical, delivery_policy, events_trust_policy, role_policy, trust_policy,
+    Scope, canonical, delivery_policy, events_trust_policy, role_policy, trust_policy,
 };
 use super::names::{ROLE_PATH, resource_name};
 use super::state::RoleState;
@@ -30,6 +30,7 @@ pub fn address(admin: &str, response: &str) -> String {
 pub fn plan(
     prepared: &Prepared<'_>,
     admin: &str,
+    organization: &str,
     regions: &[String],
     roles: &BTreeMap<String, RoleState>,
     changes: &mut Vec<Change>,
@@ -38,7 +39,16 @@ pub fn plan(
     let (trust, policy) = match (&prepared.spec.action, prepared.bundle) {
         (ResponseAction::Run(run), Some(bundle)) => (
             trust_policy(),
-            role_policy(bundle, &run.env, &run.secrets, admin, response),
+            role_policy(
+                bundle,
+                &run.env,
+                &run.secrets,
+                &Scope {
+                    account: admin,
+                    organization,
+                },
+                response,
+            ),
         ),
         (ResponseAction::Run(_), None) => return,
         _ => {

@@ -398,6 +398,103 @@ fn when(checker: &mut Checker, node: &Node, what: &str) -> Option<When> {
     ok.then_some(when)
 }
 
+/// What kind of secret `text` looks like, if it looks like one: the shapes of common tokens and
+/// of random keys (long, high-entropy values).
+pub fn secret_shape(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("hooks.slack.com/") {
+        return Some("a Slack webhook URL");
+    }
+    if ["xoxb-", "xoxp-", "xoxa-", "xoxs-", "xapp-"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
+        return Some("a Slack token");
+    }
+    let aws_key = |t: &str| {
+        t.len() == 20
+            && ["AKIA", "ASIA"].iter().any(|p| t.starts_with(p))
+            && t.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    };
+    if aws_key(text) {
+        return Some("an AWS access key id");
+    }
+    if lower.starts_with("bearer ") || lower.starts_with("basic ") {
+        return Some("an Authorization header value");
+    }
+    if [
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "github_pat_",
+        "glpat-",
+        "sk-",
+        "sk_live_",
+        "xkeysat-",
+    ]
+    .iter()
+    .any(|p| text.starts_with(p))
+        && text.len() >= 20
+    {
+        return Some("an API token");
+    }
+    if text.starts_with("-----BEGIN") && text.contains("PRIVATE KEY") {
+        return Some("a private key");
+    }
+    if let Some((scheme, rest)) = text.split_once("://")
+        && !scheme.is_empty()
+        && rest.split(['/', '?', '#']).next().is_some_and(|authority| {
+            authority.contains('@')
+                && authority
+                    .split('@')
+                    .next()
+                    .is_some_and(|user| user.contains(':'))
+        })
+    {
+        return Some("a URL with credentials");
+    }
+    if looks_random(text) {
+        return Some("a long random value, like a key or token");
+    }
+    None
+}
+
+/// At least 32 characters of letters, digits and `+/=_-` with no spaces, mixing character
+/// classes, and more than 4 bits of entropy per character: a key, not a word or an ARN.
+fn looks_random(text: &str) -> bool {
+    if text.len() < 32
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+/=_-".contains(c))
+    {
+        return false;
+    }
+    let classes = [
+        text.chars().any(|c| c.is_ascii_lowercase()),
+        text.chars().any(|c| c.is_ascii_uppercase()),
+        text.chars().any(|c| c.is_ascii_digit()),
+    ];
+    if classes.iter().filter(|x| **x).count() < 2 {
+        return false;
+    }
+    let mut counts = [0usize; 128];
+    for b in text.bytes() {
+        counts[usize::from(b & 0x7f)] += 1;
+    }
+    let n = text.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    entropy > 4.0
+}
+
 fn run(
     checker: &mut Checker,
     node: &Node,
@@ -422,9 +519,9 @@ fn run(
             positions.insert(format!("env.{name}"), key.position);
             positions.insert(format!("env_value.{name}"), value.position);
             if let Some(text) = checker.string(&value, &format!("`env.{name}`")) {
-                if text.contains("hooks.slack.com/") || text.starts_with("xox") {
+                if let Some(shape) = secret_shape(&text) {
                     checker.error(
-                        Diagnostic::error(Some(value.position), format!("`env.{name}` holds a secret value"))
+                        Diagnostic::error(Some(value.position), format!("`env.{name}` holds a secret value ({shape})"))
                             .hint("secrets never go into the manifest or the Lambda environment: store it in Secrets Manager and reference its ARN under `secrets`")
                             .secret(),
                     );
@@ -458,4 +555,48 @@ fn run(
         timeout,
         memory,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret_shape;
+
+    #[test]
+    fn common_secret_shapes_are_recognised_and_settings_are_not() {
+        for (value, shape) in [
+            (
+                "https://hooks.slack.com/services/T000/B000/XXXX",
+                "a Slack webhook URL",
+            ),
+            ("xoxb-1234-5678-abcdef", "a Slack token"),
+            ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
+            (
+                "Bearer eyJhbGciOiJIUzI1NiJ9",
+                "an Authorization header value",
+            ),
+            ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "an API token"),
+            (
+                "https://admin:hunter2@dsm.example.com:4119",
+                "a URL with credentials",
+            ),
+            (
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "a long random value, like a key or token",
+            ),
+            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "a private key"),
+        ] {
+            assert_eq!(secret_shape(value), Some(shape), "{value}");
+        }
+        for value in [
+            "true",
+            "https://dsm.example.com:4119",
+            "acme-findings-archive",
+            "arn:aws:sns:us-east-1:222222222222:security-alerts",
+            "guardform:no-disable",
+            "https://user@example.com/path",
+            "this_is_a_rather_long_setting_name_for_tests",
+        ] {
+            assert_eq!(secret_shape(value), None, "{value}");
+        }
+    }
 }
