@@ -15,6 +15,8 @@
 //!   rendering the plan for people and machines.
 //! - [`report`]: `guardform report`: coverage, findings and wiring as a versioned document
 //!   and one self-contained HTML page, from the kinds' reads and a few of its own.
+//! - [`policy`]: `guardform policy`: the IAM policies each principal needs for a manifest,
+//!   from one table of the AWS calls guardform makes.
 //! - [`cli`]: one thin function per command, called by the binary.
 
 #![recursion_limit = "256"]
@@ -24,4 +26,5 @@ pub mod cloud;
 pub mod engine;
 pub mod kinds;
 pub mod manifest;
+pub mod policy;
 pub mod report;

@@ -50,6 +50,9 @@ struct Global {
     /// Print AWS API calls per operation, retries and throttles at the end (stderr).
     #[arg(long, global = true)]
     stats: bool,
+    /// Write every AWS call made, by account, service and operation, as JSON to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    stats_out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,6 +120,17 @@ enum Command {
         /// Regions read at once.
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
+    },
+    /// Print the IAM policies each principal needs for this manifest (offline): the caller in
+    /// the management account, the administrator's role, and the roles in accounts the
+    /// manifest reaches. `--for plan` gives read-only actions.
+    Policy {
+        /// The command the policies are for.
+        #[arg(long = "for", value_parser = ["plan", "apply", "sync"], default_value = "apply")]
+        for_command: String,
+        /// Output format.
+        #[arg(long, value_parser = ["json", "terraform", "cloudformation"], default_value = "json")]
+        format: String,
     },
     /// Print the manifest's JSON Schema (for editors).
     Schema,
@@ -313,12 +327,17 @@ fn main() -> ExitCode {
         color,
         quiet: cli.global.quiet,
         stats: cli.global.stats,
+        stats_out: cli.global.stats_out.clone(),
         parallelism,
     };
     let verbose = cli.global.verbose;
     let result = match cli.command {
         Command::Validate => commands::validate(&global),
         Command::Schema => commands::schema(),
+        Command::Policy {
+            for_command,
+            format,
+        } => commands::policy(&global, &for_command, &format),
         Command::AthenaDdl {
             source,
             bucket,

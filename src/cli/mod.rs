@@ -85,6 +85,8 @@ pub struct GlobalOptions {
     pub color: bool,
     pub quiet: bool,
     pub stats: bool,
+    /// Write every AWS call made, by account, service and operation, as JSON to this file.
+    pub stats_out: Option<PathBuf>,
     pub parallelism: usize,
 }
 
@@ -296,6 +298,20 @@ fn print_stats(global: &GlobalOptions, aws: &Aws) {
     if global.stats {
         eprint!("{}", aws.stats().render());
     }
+    if let Some(path) = &global.stats_out {
+        let calls: Vec<serde_json::Value> = aws
+            .stats()
+            .by_account()
+            .into_iter()
+            .map(|((account, service, operation), calls)| {
+                serde_json::json!({"account": account, "service": service, "operation": operation, "calls": calls})
+            })
+            .collect();
+        let document = serde_json::json!({"caller_account": aws.caller_account(), "calls": calls});
+        if let Err(error) = std::fs::write(path, document.to_string()) {
+            eprintln!("warning: cannot write {}: {error}", path.display());
+        }
+    }
 }
 
 /// Options of `guardform plan`.
@@ -443,6 +459,27 @@ pub async fn report_command(
         &format!("Wrote the report to {}", options.out.display()),
     );
     print_stats(global, &world.context.aws);
+    Ok(ExitStatus::Success)
+}
+
+/// `guardform policy`: the IAM policies each principal needs for the manifest (offline).
+pub fn policy(
+    global: &GlobalOptions,
+    wanted: &str,
+    format: &str,
+) -> Result<ExitStatus, CommandError> {
+    let loaded = load_manifest(global)?;
+    let wanted = match wanted {
+        "plan" => crate::policy::For::Plan,
+        "sync" => crate::policy::For::Sync,
+        _ => crate::policy::For::Apply,
+    };
+    let principals = crate::policy::policies(&loaded.manifest, wanted);
+    out(&match format {
+        "terraform" => crate::policy::render_terraform(&principals),
+        "cloudformation" => crate::policy::render_cloudformation(&principals),
+        _ => crate::policy::render_json(&principals),
+    });
     Ok(ExitStatus::Success)
 }
 

@@ -114,6 +114,9 @@ impl AwsError {
 #[derive(Debug, Default)]
 pub struct Stats {
     operations: Mutex<BTreeMap<(String, String), OperationStats>>,
+    /// Calls by (account, service, operation): which principal made which call (`caller` for
+    /// the caller's own STS calls), for `--stats-out` and the policy's own test.
+    by_account: Mutex<BTreeMap<(String, String, String), u64>>,
 }
 
 /// Counts for one operation.
@@ -138,6 +141,28 @@ impl Stats {
                 .entry((metadata.service().to_string(), metadata.name().to_string()))
                 .or_default(),
         );
+    }
+
+    fn count_for(&self, account: &str, cfg: &ConfigBag) {
+        let Some(metadata) = cfg.load::<Metadata>() else {
+            return;
+        };
+        let mut calls = self.by_account.lock().unwrap_or_else(|e| e.into_inner());
+        *calls
+            .entry((
+                account.to_string(),
+                metadata.service().to_string(),
+                metadata.name().to_string(),
+            ))
+            .or_default() += 1;
+    }
+
+    /// Calls by (account, service, operation).
+    pub fn by_account(&self) -> BTreeMap<(String, String, String), u64> {
+        self.by_account
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A copy of the counts, by (service, operation).
@@ -176,8 +201,9 @@ impl Stats {
     }
 }
 
+/// Counts calls for `--stats`, and by the account the client acts in.
 #[derive(Debug)]
-struct StatsInterceptor(Arc<Stats>);
+struct StatsInterceptor(Arc<Stats>, Arc<str>);
 
 impl Intercept for StatsInterceptor {
     fn name(&self) -> &'static str {
@@ -191,6 +217,7 @@ impl Intercept for StatsInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.update(cfg, |s| s.calls += 1);
+        self.0.count_for(&self.1, cfg);
         Ok(())
     }
 
@@ -596,7 +623,7 @@ impl Aws {
                     account,
                     region,
                 ))
-                .interceptor(StatsInterceptor(self.stats.clone()))
+                .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
                 .build();
                 aws_sdk_guardduty::Client::from_conf(config)
             })
@@ -610,7 +637,7 @@ impl Aws {
             account,
             &self.home_region(),
         ))
-        .interceptor(StatsInterceptor(self.stats.clone()))
+        .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
         .build();
         aws_sdk_organizations::Client::from_conf(config)
     }
@@ -620,7 +647,7 @@ impl Aws {
     pub fn s3(&self, account: &str, region: &str) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::from(&self.config_for("s3", account, region))
             .force_path_style(true)
-            .interceptor(StatsInterceptor(self.stats.clone()))
+            .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
@@ -632,7 +659,7 @@ impl Aws {
             account,
             region,
         ))
-        .interceptor(StatsInterceptor(self.stats.clone()))
+        .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
         .build();
         aws_sdk_eventbridge::Client::from_conf(config)
     }
@@ -641,7 +668,7 @@ impl Aws {
     pub fn lambda(&self, account: &str, region: &str) -> aws_sdk_lambda::Client {
         let config =
             aws_sdk_lambda::config::Builder::from(&self.config_for("lambda", account, region))
-                .interceptor(StatsInterceptor(self.stats.clone()))
+                .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
                 .build();
         aws_sdk_lambda::Client::from_conf(config)
     }
@@ -649,7 +676,7 @@ impl Aws {
     /// An SQS client acting in `account`, in `region`.
     pub fn sqs(&self, account: &str, region: &str) -> aws_sdk_sqs::Client {
         let config = aws_sdk_sqs::config::Builder::from(&self.config_for("sqs", account, region))
-            .interceptor(StatsInterceptor(self.stats.clone()))
+            .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
             .build();
         aws_sdk_sqs::Client::from_conf(config)
     }
@@ -657,7 +684,7 @@ impl Aws {
     /// A KMS client acting in `account`, in `region`.
     pub fn kms(&self, account: &str, region: &str) -> aws_sdk_kms::Client {
         let config = aws_sdk_kms::config::Builder::from(&self.config_for("kms", account, region))
-            .interceptor(StatsInterceptor(self.stats.clone()))
+            .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
             .build();
         aws_sdk_kms::Client::from_conf(config)
     }
@@ -669,7 +696,7 @@ impl Aws {
             account,
             &self.home_region(),
         ))
-        .interceptor(StatsInterceptor(self.stats.clone()))
+        .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
         .build();
         aws_sdk_iam::Client::from_conf(config)
     }
@@ -681,7 +708,7 @@ impl Aws {
             account,
             &self.home_region(),
         ))
-        .interceptor(StatsInterceptor(self.stats.clone()))
+        .interceptor(StatsInterceptor(self.stats.clone(), account.into()))
         .build();
         aws_sdk_account::Client::from_conf(config)
     }
@@ -692,8 +719,8 @@ fn sts_client(
     stats: &Arc<Stats>,
     credentials: Option<SharedCredentialsProvider>,
 ) -> aws_sdk_sts::Client {
-    let mut builder =
-        aws_sdk_sts::config::Builder::from(base).interceptor(StatsInterceptor(stats.clone()));
+    let mut builder = aws_sdk_sts::config::Builder::from(base)
+        .interceptor(StatsInterceptor(stats.clone(), "caller".into()));
     builder.set_credentials_provider(credentials);
     aws_sdk_sts::Client::from_conf(builder.build())
 }
