@@ -62,7 +62,19 @@ def endpoint():
         proc.kill()
 
 
+def set_enforcement(endpoint: str, initial_no_auth_action_count: str) -> None:
+    """moto's switch for IAM enforcement: "0" checks every request from now on, "inf" (the
+    launcher's default) none. /moto-api/reset leaves it as it is."""
+    req = urllib.request.Request(endpoint + "/moto-api/reset-auth", method="POST",
+                                 data=initial_no_auth_action_count.encode(),
+                                 headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(req).read()
+
+
 def reset(endpoint: str) -> None:
+    # Enforcement first: a test that switched it on and failed before switching it off must not
+    # leave the next test without credentials.
+    set_enforcement(endpoint, "inf")
     req = urllib.request.Request(endpoint + "/moto-api/reset", method="POST", data=b"")
     urllib.request.urlopen(req).read()
 

@@ -23,7 +23,13 @@ Installed before moto's server starts (so before any service app is built):
     request otherwise); looking up an account's backend is O(1) (moto's is O(accounts)).
   * POST /moto-api/reset also forgets Organizations' member->management map.
   * ListMembers and GetMemberDetectors are answered by the extension's handlers straight from
-    the WSGI call (moto's routing and request parsing skipped) unless anything is unusual.
+    the WSGI call (moto's routing and request parsing skipped) unless anything is unusual or
+    IAM enforcement is on.
+  * IAM enforcement (iam_ext.py, once POST /moto-api/reset-auth switches it on): SigV4 checked
+    on the request as sent, requests authorized against the Service Authorization Reference's
+    resource ARNs (GuardDuty, EventBridge, Lambda, Account, KMS, SQS, IAM), AWS's policy evaluation
+    (Deny wins, NotResource, ?, conditions), S3 HeadBucket as s3:ListBucket, AssumeRole trust
+    policies, AccessDenied errors per protocol naming action, principal and resource.
 
 Never sets MOTO_ACCOUNT_ID (the account comes from the request's access key).
 Per-request access log lines are off unless --verbose (or GUARDFORM_EMULATOR_VERBOSE=1).
@@ -240,8 +246,9 @@ def _install_guardduty_fast_path() -> None:
     method lookup, response enrichment): about half of each call's time. The same extension
     handlers answer, with the same account (from the access key, as moto finds it) and Region
     (from the credential scope). Anything unusual -- an error to report, an unsigned request, IAM
-    enforcement switched on (INITIAL_NO_AUTH_ACTION_COUNT) -- goes through moto as before, with
-    the body put back, so errors stay byte-for-byte moto's."""
+    enforcement switched on (INITIAL_NO_AUTH_ACTION_COUNT, read on every request: moto's
+    POST /moto-api/reset-auth changes it at run time) -- goes through moto as before, with the
+    body put back, so errors stay byte-for-byte moto's and enforcement applies."""
     import io
     import uuid
     from urllib.parse import parse_qs
@@ -252,8 +259,6 @@ def _install_guardduty_fast_path() -> None:
     from moto.guardduty.responses import GuardDutyResponse
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-    if settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf"):
-        return
     handlers = [(m, rx, getattr(guardduty_ext, name)) for m, rx, name in _FAST_PATHS]
     orig_call = DomainDispatcherApplication.__call__
 
@@ -276,6 +281,11 @@ def _install_guardduty_fast_path() -> None:
         return text.encode("utf-8")
 
     def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        if settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf"):
+            # IAM enforcement is on (or counting down): checked on every request, since
+            # POST /moto-api/reset-auth switches it at run time. moto authenticates, authorizes
+            # and counts the request as for any other call.
+            return orig_call(self, environ, start_response)
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
         for want, rx, handler in handlers:
             if method != want or not rx.match(path):
@@ -306,6 +316,7 @@ def install() -> None:
     import events_ext
     import findings_ext
     import guardduty_ext
+    import iam_ext
 
     _install_module_cache()
     _install_backend_lookup_fast_path()
@@ -318,6 +329,7 @@ def install() -> None:
     findings_ext.install()
     account_ext.install()
     events_ext.install()
+    iam_ext.install()
 
 
 def main(argv: list[str] | None = None) -> None:
