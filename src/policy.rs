@@ -194,23 +194,23 @@ impl Builder {
 }
 
 /// The statements `sync ip-lists` may write through.
-const LIST_STATEMENTS: &[&str] = &["GuardDutyLists", "ListBucket", "ListFiles"];
+const LIST_STATEMENTS: &[&str] = &[
+    "GuardDutyListsAccountLevel",
+    "GuardDutyLists",
+    "ListBucket",
+    "ListFiles",
+];
 
 fn all() -> Vec<String> {
     vec!["*".to_string()]
 }
 
+/// GuardDuty actions the Service Authorization Reference gives no resource type: IAM matches
+/// them only with `"Resource": "*"`.
 const GUARDDUTY_UNSCOPED: &[&str] = &[
     "guardduty:ListDetectors",
     "guardduty:CreateDetector",
     "guardduty:ListOrganizationAdminAccounts",
-    "guardduty:ListMalwareProtectionPlans",
-    "guardduty:CreateMalwareProtectionPlan",
-];
-
-const GUARDDUTY_DETECTOR: &[&str] = &[
-    "guardduty:GetDetector",
-    "guardduty:UpdateDetector",
     "guardduty:DescribeOrganizationConfiguration",
     "guardduty:UpdateOrganizationConfiguration",
     "guardduty:ListMembers",
@@ -222,38 +222,53 @@ const GUARDDUTY_DETECTOR: &[&str] = &[
     "guardduty:GetMalwareScanSettings",
     "guardduty:UpdateMalwareScanSettings",
     "guardduty:ListFilters",
-    "guardduty:GetFilter",
     "guardduty:CreateFilter",
-    "guardduty:UpdateFilter",
-    "guardduty:DeleteFilter",
-    "guardduty:ListIPSets",
-    "guardduty:GetIPSet",
-    "guardduty:CreateIPSet",
-    "guardduty:UpdateIPSet",
-    "guardduty:DeleteIPSet",
-    "guardduty:ListThreatIntelSets",
-    "guardduty:GetThreatIntelSet",
-    "guardduty:CreateThreatIntelSet",
-    "guardduty:UpdateThreatIntelSet",
-    "guardduty:DeleteThreatIntelSet",
-    "guardduty:ListThreatEntitySets",
-    "guardduty:GetThreatEntitySet",
-    "guardduty:CreateThreatEntitySet",
-    "guardduty:UpdateThreatEntitySet",
-    "guardduty:DeleteThreatEntitySet",
-    "guardduty:ListTrustedEntitySets",
-    "guardduty:GetTrustedEntitySet",
-    "guardduty:CreateTrustedEntitySet",
-    "guardduty:UpdateTrustedEntitySet",
-    "guardduty:DeleteTrustedEntitySet",
     "guardduty:ListPublishingDestinations",
-    "guardduty:DescribePublishingDestination",
     "guardduty:CreatePublishingDestination",
-    "guardduty:UpdatePublishingDestination",
-    "guardduty:DeletePublishingDestination",
     "guardduty:GetFindingsStatistics",
     "guardduty:GetCoverageStatistics",
     "guardduty:ListCoverage",
+];
+
+/// The same for the lists (what `sync ip-lists` writes through).
+const GUARDDUTY_LISTS_UNSCOPED: &[&str] = &[
+    "guardduty:ListIPSets",
+    "guardduty:CreateIPSet",
+    "guardduty:ListThreatIntelSets",
+    "guardduty:CreateThreatIntelSet",
+    "guardduty:ListThreatEntitySets",
+    "guardduty:CreateThreatEntitySet",
+    "guardduty:ListTrustedEntitySets",
+    "guardduty:CreateTrustedEntitySet",
+];
+
+/// GuardDuty actions on a resource of the administrator's detectors (the detector, its
+/// filters and publishing destinations): scoped to `detector/*`.
+const GUARDDUTY_DETECTOR: &[&str] = &[
+    "guardduty:GetDetector",
+    "guardduty:UpdateDetector",
+    "guardduty:GetFilter",
+    "guardduty:UpdateFilter",
+    "guardduty:DeleteFilter",
+    "guardduty:DescribePublishingDestination",
+    "guardduty:UpdatePublishingDestination",
+    "guardduty:DeletePublishingDestination",
+];
+
+/// The same for the lists' sets.
+const GUARDDUTY_LISTS_DETECTOR: &[&str] = &[
+    "guardduty:GetIPSet",
+    "guardduty:UpdateIPSet",
+    "guardduty:DeleteIPSet",
+    "guardduty:GetThreatIntelSet",
+    "guardduty:UpdateThreatIntelSet",
+    "guardduty:DeleteThreatIntelSet",
+    "guardduty:GetThreatEntitySet",
+    "guardduty:UpdateThreatEntitySet",
+    "guardduty:DeleteThreatEntitySet",
+    "guardduty:GetTrustedEntitySet",
+    "guardduty:UpdateTrustedEntitySet",
+    "guardduty:DeleteTrustedEntitySet",
     "guardduty:TagResource",
 ];
 
@@ -262,12 +277,14 @@ fn administrator(manifest: &Manifest, wanted: For) -> Vec<Statement> {
     let admin = &manifest.organization.delegated_admin;
     let mut b = Builder::new(wanted);
     let detector = [format!("arn:aws:guardduty:*:{admin}:detector/*")];
-    let (lists, others): (Vec<&str>, Vec<&str>) = GUARDDUTY_DETECTOR
-        .iter()
-        .partition(|a| a.contains("Set") || **a == "guardduty:TagResource");
     b.grant("GuardDutyAccountLevel", GUARDDUTY_UNSCOPED, &all())
-        .grant("GuardDutyDetectors", &others, &detector)
-        .grant("GuardDutyLists", &lists, &detector)
+        .grant("GuardDutyDetectors", GUARDDUTY_DETECTOR, &detector)
+        .grant(
+            "GuardDutyListsAccountLevel",
+            GUARDDUTY_LISTS_UNSCOPED,
+            &all(),
+        )
+        .grant("GuardDutyLists", GUARDDUTY_LISTS_DETECTOR, &detector)
         .grant("Regions", &["account:ListRegions"], &all());
     if let Some(storage) = &ip_lists::of(manifest).storage {
         let bucket = format!("arn:aws:s3:::{}", storage.bucket);
@@ -369,7 +386,10 @@ fn responses_statements(b: &mut Builder, admin: &str, any: bool) {
             "iam:UpdateAssumeRolePolicy",
             "iam:TagRole",
         ],
-        std::slice::from_ref(&role),
+        &[
+            role.clone(),
+            format!("arn:aws:iam::{admin}:role/guardform-*"),
+        ],
     );
     if any {
         b.grant_if(
@@ -405,7 +425,11 @@ fn caller(wanted: For, assumed: &BTreeSet<String>) -> Vec<Statement> {
     .grant(
         "ReadGuardDutyServiceLinkedRoles",
         &["iam:GetRole"],
-        &["arn:aws:iam::*:role/aws-service-role/*guardduty.amazonaws.com/*".to_string()],
+        // By path once made, by name while missing (the ARN of a missing role has no path).
+        &[
+            "arn:aws:iam::*:role/aws-service-role/*guardduty.amazonaws.com/*".to_string(),
+            "arn:aws:iam::*:role/AWSServiceRoleForAmazonGuardDuty*".to_string(),
+        ],
     )
     .grant_if(
         "GuardDutyServiceLinkedRoles",
@@ -513,9 +537,11 @@ pub fn policies(manifest: &Manifest, wanted: For) -> Vec<Principal> {
             format!("Malware Protection for bucket {}", plan.bucket),
             &|b| {
                 let roles = format!("arn:aws:iam::{account}:role/guardform-malware/*");
+                // A role not made yet has no path in its ARN: reads name it by name.
+                let by_name = format!("arn:aws:iam::{account}:role/guardform-mp-*");
                 b.grant("MalwarePlansAccountLevel", &["guardduty:ListMalwareProtectionPlans", "guardduty:CreateMalwareProtectionPlan"], &all())
                 .grant("MalwarePlans", &["guardduty:GetMalwareProtectionPlan", "guardduty:UpdateMalwareProtectionPlan", "guardduty:DeleteMalwareProtectionPlan", "guardduty:TagResource"], &[format!("arn:aws:guardduty:*:{account}:malware-protection-plan/*")])
-                .grant("MalwareRoles", &["iam:GetRole", "iam:GetRolePolicy", "iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:TagRole"], std::slice::from_ref(&roles))
+                .grant("MalwareRoles", &["iam:GetRole", "iam:GetRolePolicy", "iam:CreateRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:TagRole"], &[roles.clone(), by_name])
                 .grant_if("MalwarePassRole", &["iam:PassRole"], std::slice::from_ref(&roles), Some(json!({"StringEquals": {"iam:PassedToService": "malware-protection-plan.guardduty.amazonaws.com"}})));
             },
         );

@@ -1,5 +1,6 @@
 //! S3 calls more than one kind makes the same way.
 
+use crate::cloud::aws::AwsError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::create_bucket::CreateBucketError;
@@ -45,4 +46,27 @@ pub async fn block_public_access(
         .send()
         .await
         .map(|_| ())
+}
+
+/// The error of a HeadBucket that did not answer 404. A HEAD response has no body, so a
+/// refusal reaches the SDK without an error code: say what it means (HeadBucket is authorized
+/// as `s3:ListBucket`).
+pub fn head_bucket_error<E>(bucket: &str, account: &str, error: Failed<E>) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    let context = format!("reading bucket {bucket} as {account}");
+    match error.raw_response().map(|r| r.status().as_u16()) {
+        Some(403) => AwsError::message(
+            context,
+            format!(
+                "AccessDenied (HTTP 403 to HeadBucket): {account} may not s3:ListBucket on arn:aws:s3:::{bucket}"
+            ),
+        ),
+        _ => AwsError::new(context, error),
+    }
 }

@@ -220,10 +220,7 @@ async fn read_bucket(
         if error.raw_response().map(|r| r.status().as_u16()) == Some(404) {
             return Ok(None);
         }
-        return Err(AwsError::new(
-            format!("reading bucket {bucket} as {account}"),
-            error,
-        ));
+        return Err(crate::cloud::s3::head_bucket_error(bucket, account, error));
     }
     let owned = match s3.get_bucket_tagging().bucket(bucket).send().await {
         Ok(output) => output

@@ -190,10 +190,7 @@ pub async fn observe_storage(
         Err(error) => {
             let status = error.raw_response().map(|r| r.status().as_u16());
             if status != Some(404) {
-                return Err(AwsError::new(
-                    format!("reading bucket {bucket} as {account}"),
-                    error,
-                ));
+                return Err(crate::cloud::s3::head_bucket_error(bucket, account, error));
             }
         }
     }
