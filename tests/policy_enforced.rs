@@ -157,3 +157,64 @@ fn the_printed_policies_are_enough_and_every_action_plan_calls_is_needed() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+#[test]
+fn the_demo_organization_applies_plans_and_syncs_with_exactly_the_printed_policies() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "12"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::root().join("manifests/full.yaml"),
+        dir.path().join("guardform.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("lists")).unwrap();
+    for entry in std::fs::read_dir(common::root().join("manifests/lists")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            dir.path().join("lists").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let key = enforce(&emulator, &policies(dir.path(), "apply"), true);
+    let env = as_deployer(&key);
+    let endpoint = [("AWS_ENDPOINT_URL", emulator.endpoint.as_str())];
+    let deployer: Vec<(&str, &str)> = env.iter().chain(endpoint.iter()).copied().collect();
+    common::run_guardform(dir.path(), &["apply", "--auto-approve"], &deployer).expect_code(0);
+    enforce(&emulator, &policies(dir.path(), "plan"), false);
+    common::run_guardform(dir.path(), &["plan", "--detailed-exitcode"], &deployer).expect_code(0);
+    common::run_guardform(dir.path(), &["report", "--out", "report.html"], &deployer)
+        .expect_code(0);
+    enforce(&emulator, &policies(dir.path(), "sync"), false);
+    common::run_guardform(
+        dir.path(),
+        &["sync", "ip-lists", "--auto-approve", "--detailed-exitcode"],
+        &deployer,
+    )
+    .expect_code(0);
+    // The plan policy cannot write: an apply with it is refused, naming a write action.
+    enforce(&emulator, &policies(dir.path(), "plan"), false);
+    std::fs::write(
+        dir.path().join("guardform.yaml"),
+        std::fs::read_to_string(dir.path().join("guardform.yaml"))
+            .unwrap()
+            .replace(
+                "LAMBDA_NETWORK_LOGS: enabled",
+                "LAMBDA_NETWORK_LOGS: disabled",
+            ),
+    )
+    .unwrap();
+    let run = common::run_guardform(dir.path(), &["apply", "--auto-approve"], &deployer);
+    run.expect_code(1);
+    assert!(
+        run.stdout
+            .contains("is not authorized to perform: guardduty:Update")
+            || run
+                .stderr
+                .contains("is not authorized to perform: guardduty:Update"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
