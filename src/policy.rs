@@ -385,11 +385,26 @@ fn responses_statements(b: &mut Builder, admin: &str, any: bool) {
             "iam:DeleteRole",
             "iam:UpdateAssumeRolePolicy",
             "iam:TagRole",
+            "iam:PutRolePermissionsBoundary",
         ],
         &[
             role.clone(),
             format!("arn:aws:iam::{admin}:role/guardform-*"),
         ],
+    )
+    .grant(
+        "ResponsesBoundary",
+        &[
+            "iam:GetPolicy",
+            "iam:GetPolicyVersion",
+            "iam:ListPolicyVersions",
+            "iam:CreatePolicy",
+            "iam:CreatePolicyVersion",
+            "iam:DeletePolicyVersion",
+            "iam:DeletePolicy",
+            "iam:TagPolicy",
+        ],
+        &[format!("arn:aws:iam::{admin}:policy/guardform/*")],
     );
     if any {
         b.grant_if(

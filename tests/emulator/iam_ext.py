@@ -901,6 +901,11 @@ def _iam_resources(resp: Any, action: str) -> list[str]:
     policy = _param(resp, "PolicyArn")
     if isinstance(policy, str) and policy:
         return [policy]
+    name = _param(resp, "PolicyName")
+    if action == "CreatePolicy" and isinstance(name, str) and name:
+        # The Service Authorization Reference: CreatePolicy acts on the policy it creates.
+        path = _param(resp, "Path")
+        return [f"arn:{part}:iam::{acct}:policy{path if isinstance(path, str) and path else '/'}{name}"]
     return ["*"]
 
 

@@ -337,6 +337,7 @@ def test_kms_sqs_and_iam_resources(clients, endpoint, enforce):
               [f"arn:aws:kms:*:{SEC}:alias/guardform-*", f"arn:aws:kms:*:{SEC}:key/{key['KeyId']}"]),
         allow(["sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"], f"arn:aws:sqs:*:{SEC}:guardform-*"),
         allow(["iam:GetRole", "iam:CreateRole"], f"arn:aws:iam::{SEC}:role/guardform/*"),
+        allow(["iam:CreatePolicy"], f"arn:aws:iam::{SEC}:policy/guardform/*"),
     ])
     caller = make_user(clients, "worker", [allow("sts:AssumeRole", role)])
     enforce()
@@ -372,6 +373,12 @@ def test_kms_sqs_and_iam_resources(clients, endpoint, enforce):
         iam.get_role(RoleName="guardform-missing")
     assert err(e) == ("AccessDenied", denied(principal, "iam:GetRole",
                                              f"arn:aws:iam::{SEC}:role/guardform-missing"), 403)
+    # CreatePolicy acts on the policy it creates (its path and name).
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    iam.create_policy(PolicyName="guardform-boundary", Path="/guardform/", PolicyDocument=doc)
+    with pytest.raises(ClientError) as e:
+        iam.create_policy(PolicyName="other", Path="/", PolicyDocument=doc)
+    assert err(e)[1] == denied(principal, "iam:CreatePolicy", f"arn:aws:iam::{SEC}:policy/other")
 
 
 # 3. S3 actions ---------------------------------------------------------------------------

@@ -147,7 +147,7 @@ pub fn secret_resource(arn: &str) -> String {
 
 /// What a responder may never do, whatever its bundle asks for: change guardform's own roles
 /// (path `/guardform/` or named `guardform-*`), its own among them, in any way.
-fn never_guardforms_roles() -> Value {
+pub fn never_guardforms_roles() -> Value {
     json!({
         "Sid": "NeverGuardformsRoles",
         "Effect": "Deny",

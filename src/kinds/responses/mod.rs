@@ -4,6 +4,7 @@
 //! queue, and for Lambdas the function, its invoke permission for EventBridge and an IAM role
 //! (global) with a least-privilege policy from the bundle's own declaration.
 
+pub mod boundary;
 pub mod bundles;
 pub mod check;
 pub mod common;
@@ -58,6 +59,7 @@ impl Kind<Context> for Responses {
 
     fn types(&self) -> &'static [&'static str] {
         &[
+            boundary::TYPE,
             role::TYPE,
             queue::TYPE,
             function::TYPE,
@@ -121,16 +123,44 @@ impl Kind<Context> for Responses {
             queue::plan_removals(&wanted, admin, region, live, changes);
         }
         role::plan_removals(&wanted, admin, &state.roles, changes);
+        // The boundary is needed while any role of guardform's is wanted or left.
+        let removed: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.kind == role::TYPE && c.action == Action::Delete)
+            .map(|c| c.address.as_str())
+            .collect();
+        let needed = changes
+            .iter()
+            .any(|c| c.kind == role::TYPE && c.action != Action::Delete)
+            || state
+                .roles
+                .keys()
+                .any(|name| !removed.contains(&role::address_of_name(admin, name).as_str()));
+        if let Some(c) = boundary::plan(admin, needed, &state.boundary) {
+            changes.insert(0, c);
+        }
         planned
     }
 
     fn depends_on(&self, change: &Change, plan: &Plan) -> Vec<String> {
         let response = response_of(change);
         let admin = plan.targets.delegated_admin.as_str();
+        if change.kind == boundary::TYPE {
+            // The boundary goes once every role is gone; it comes before any role.
+            if change.action != Action::Delete {
+                return Vec::new();
+            }
+            return plan
+                .changes
+                .iter()
+                .filter(|c| c.kind == role::TYPE)
+                .map(|c| c.address.clone())
+                .collect();
+        }
         if change.kind == role::TYPE {
             // A role goes last, once nothing of its response is left in any Region.
             if change.action != Action::Delete {
-                return Vec::new();
+                return vec![boundary::address(admin)];
             }
             return plan
                 .changes
@@ -167,6 +197,7 @@ impl Kind<Context> for Responses {
             let admin = context.discovery.delegated_admin.as_str();
             crate::kinds::each(changes, |change| async move {
                 match change.kind.as_str() {
+                    boundary::TYPE => boundary::apply(aws, admin, change).await,
                     role::TYPE => role::apply(aws, admin, change).await,
                     queue::TYPE => queue::apply(aws, admin, change).await,
                     function::TYPE => {

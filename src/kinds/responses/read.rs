@@ -47,12 +47,17 @@ pub async fn read(context: &Context) -> Result<ResponsesKindState, ReadError> {
     let wiring = async {
         let regions =
             crate::kinds::each_region(context, |region| observe_region(aws, admin, region)).await?;
-        Ok::<_, AwsError>((regions, observe_roles(aws, admin).await?))
+        Ok::<_, AwsError>((
+            regions,
+            observe_roles(aws, admin).await?,
+            super::boundary::read(aws, admin).await?,
+        ))
     };
     match wiring.await {
-        Ok((regions, roles)) => {
+        Ok((regions, roles, boundary)) => {
             state.regions = regions;
             state.roles = roles;
+            state.boundary = boundary;
         }
         Err(error)
             if names.is_empty()
@@ -133,12 +138,18 @@ pub async fn observe_roles(
                 .map(canonical_text)
                 .unwrap_or_default();
             let policy = inline_policy(&iam, &name).await?;
+            let boundary = full
+                .role()
+                .and_then(|r| r.permissions_boundary())
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_string);
             roles.insert(
                 name,
                 RoleState {
                     trust,
                     policy,
                     tags,
+                    boundary,
                 },
             );
         }

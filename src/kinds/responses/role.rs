@@ -25,6 +25,11 @@ pub fn address(admin: &str, response: &str) -> String {
     format!("{TYPE}[{admin}/{}]", resource_name(response))
 }
 
+/// The address of the role named `name` (as IAM names it).
+pub fn address_of_name(admin: &str, name: &str) -> String {
+    format!("{TYPE}[{admin}/{name}]")
+}
+
 /// The role of a response: a `run` response's execution role, or the role EventBridge
 /// delivers with to a `send_to` target in another account or Region.
 pub fn plan(
@@ -69,9 +74,16 @@ pub fn plan(
     let mut desired = ownership(response);
     desired.insert("trust_policy".into(), string(canonical(&trust)));
     desired.insert("policy".into(), string(canonical(&policy)));
+    desired.insert(
+        "permissions_boundary".into(),
+        string(super::boundary::arn(admin)),
+    );
     let live = roles.get(&resource_name(response)).map(|role| {
         let mut attributes = tags_of(&role.tags);
         attributes.insert("trust_policy".into(), string(role.trust.clone()));
+        if let Some(boundary) = &role.boundary {
+            attributes.insert("permissions_boundary".into(), string(boundary.clone()));
+        }
         if let Some(policy) = &role.policy {
             attributes.insert("policy".into(), string(policy.clone()));
         }
@@ -165,6 +177,7 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
             .role_name(&name)
             .path(ROLE_PATH)
             .assume_role_policy_document(text(&desired, "trust_policy"))
+            .permissions_boundary(text(&desired, "permissions_boundary"))
             .description(format!("guardform: role of response {response}"))
             .set_tags(Some(tags.clone()))
             .send()
@@ -207,6 +220,14 @@ pub async fn apply(aws: &Aws, admin: &str, change: &Change) -> Result<(), AwsErr
                 .send()
                 .await
                 .map_err(|e| AwsError::new(context("updating the trust policy of"), e))?;
+        }
+        if change.after.contains_key("permissions_boundary") {
+            iam.put_role_permissions_boundary()
+                .role_name(&name)
+                .permissions_boundary(text(&desired, "permissions_boundary"))
+                .send()
+                .await
+                .map_err(|e| AwsError::new(context("setting the permissions boundary of"), e))?;
         }
         iam.tag_role()
             .role_name(&name)

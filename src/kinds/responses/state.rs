@@ -64,6 +64,9 @@ pub struct RoleState {
     pub trust: String,
     pub policy: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// The ARN of the role's permissions boundary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
 }
 
 /// Everything the response kinds read.
@@ -73,6 +76,9 @@ pub struct ResponsesKindState {
     pub regions: BTreeMap<String, ResponsesState>,
     /// guardform's IAM roles in the administrator account.
     pub roles: BTreeMap<String, RoleState>,
+    /// The roles' permissions boundary (its document, canonical), when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
     /// Code SHA-256 of each response's bundle now (bundles are part of the world a saved plan
     /// was built from).
     pub bundles: BTreeMap<String, String>,
