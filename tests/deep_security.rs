@@ -319,3 +319,100 @@ fn tls_is_verified_and_cloud_one_auth_works() {
         assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
     }
 }
+
+/// A plain-HTTP "manager" on loopback that answers any request with `body` (streamed in
+/// chunks, so a huge answer costs the server nothing).
+fn huge_manager(items: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let head = b"{\"ID\":7,\"name\":\"huge\",\"items\":[\"1.2.3.4\"";
+            let item = b",\"1.2.3.4\"";
+            let rest = items.saturating_sub(1);
+            let length = head.len() + item.len() * rest + 2;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head);
+            let chunk: Vec<u8> = item.repeat(100_000);
+            let mut sent = 0;
+            while sent < rest {
+                let n = (rest - sent).min(100_000);
+                if stream.write_all(&chunk[..n * item.len()]).is_err() {
+                    break;
+                }
+                sent += n;
+            }
+            let _ = stream.write_all(b"]}");
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn a_reply_of_ten_million_items_is_refused_fast_and_small() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "3"]);
+    // 10 million items: past the HTTP cap (40 MB); 1 million: under it, past the reply cap
+    // (16 MB) is not reached either, so the item count refuses it.
+    for (items, expected) in [
+        (10_000_000, "larger than 40 MB"),
+        (
+            1_000_000,
+            "1000000 items for IP list `7`; GuardDuty takes at most 250,000",
+        ),
+    ] {
+        refused(&emulator, items, expected);
+    }
+}
+
+fn refused(emulator: &Emulator, items: usize, expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = huge_manager(items);
+    std::fs::write(
+        dir.path().join("guardform.yaml"),
+        format!(
+            "version: 1\norganization: {{ delegated_admin: \"222222222222\" }}\naccounts: {{ include: {{ all: true }} }}\nregions: {{ include: [eu-west-1] }}\nstorage: {{ bucket: \"s3://acme-guardduty-lists/guardform\" }}\nip_lists:\n  - name: ds-blocklist\n    kind: threat\n    source:\n      deep_security: {{ url: \"{url}\", ip_list: 7, api_key_env: DS_API_KEY }}\n"
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_guardform"))
+        .arg("plan")
+        .current_dir(dir.path())
+        .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("DS_API_KEY", KEY)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Exit status: 1"), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
+    let rss_kib: f64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(
+        rss_kib / 1024.0 < 300.0,
+        "peak RSS {} MiB",
+        rss_kib / 1024.0
+    );
+    assert!(seconds < 5.0, "took {seconds:.1} s");
+    assert!(!stderr.contains(KEY), "the key was printed");
+}

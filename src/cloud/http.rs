@@ -184,7 +184,14 @@ impl HttpsClient {
         })?
         .map_err(|e| HttpError::Body {
             url: url.to_string(),
-            detail: e.to_string(),
+            detail: if e.to_string().contains("length limit") {
+                format!(
+                    "the answer is larger than {} MB, more than any list GuardDuty takes",
+                    MAX_BODY / (1024 * 1024)
+                )
+            } else {
+                e.to_string()
+            },
         })?;
         Ok(Response {
             status,

@@ -59,6 +59,14 @@ pub enum DeepSecurityError {
         list: String,
         detail: String,
     },
+    #[error(
+        "Deep Security manager {url} answered {what} for IP list `{list}`; GuardDuty takes at most 250,000 entries in a list (about 6 MB)"
+    )]
+    TooLarge {
+        url: String,
+        list: String,
+        what: String,
+    },
     #[error("reading IP list `{list}` from Deep Security: {source}")]
     Http {
         list: String,
@@ -75,6 +83,12 @@ fn scrub(text: &str, key: &str) -> String {
         text.replace(key, "[redacted]")
     }
 }
+
+/// The largest answer read: a 250,000-entry list (GuardDuty's limit) is about 6 MB.
+pub const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The most items a list may have (GuardDuty's threat list limit).
+pub const MAX_ITEMS: usize = 250_000;
 
 /// Reads an IP list by numeric id or by name.
 pub async fn fetch(
@@ -116,6 +130,15 @@ pub async fn fetch(
             list: list.clone(),
             source,
         })?;
+    // An answer far beyond any list GuardDuty takes is refused before it is parsed (a hostile
+    // or broken manager must not make guardform build millions of strings).
+    if response.body.len() > MAX_REPLY_BYTES {
+        return Err(DeepSecurityError::TooLarge {
+            url,
+            list,
+            what: format!("{} bytes", response.body.len()),
+        });
+    }
     let text = String::from_utf8_lossy(&response.body).to_string();
     match response.status {
         200 => {}
@@ -150,8 +173,21 @@ pub async fn fetch(
         list: list.clone(),
         detail: e.to_string(),
     };
+    let bounded = |found: IpList| {
+        if found.items.len() > MAX_ITEMS {
+            Err(DeepSecurityError::TooLarge {
+                url: url.clone(),
+                list: list.clone(),
+                what: format!("{} items", found.items.len()),
+            })
+        } else {
+            Ok(found)
+        }
+    };
     if method == "GET" {
-        return serde_json::from_str::<IpList>(&text).map_err(parse_error);
+        return serde_json::from_str::<IpList>(&text)
+            .map_err(parse_error)
+            .and_then(bounded);
     }
     #[derive(Deserialize)]
     struct Found {
@@ -166,7 +202,7 @@ pub async fn fetch(
         .collect();
     match matching.len() {
         0 => Err(DeepSecurityError::NotFound { url, list }),
-        1 => Ok(matching.remove(0)),
+        1 => bounded(matching.remove(0)),
         count => Err(DeepSecurityError::Ambiguous { url, list, count }),
     }
 }
