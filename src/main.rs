@@ -134,6 +134,13 @@ enum Command {
     },
     /// Print the manifest's JSON Schema (for editors).
     Schema,
+    /// Print a shell completion script: `guardform completions bash > /etc/bash_completion.d/guardform`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `guardform man > guardform.1`.
+    Man,
     /// Print the Athena table (and example queries) over findings archived by the
     /// `archive-findings` bundle.
     AthenaDdl {
@@ -334,6 +341,25 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate => commands::validate(&global),
         Command::Schema => commands::schema(),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "guardform", &mut std::io::stdout());
+            Ok(ExitStatus::Success)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(command).render(&mut page) {
+                Ok(()) => {
+                    use std::io::Write;
+                    let _ = std::io::stdout().write_all(&page);
+                    Ok(ExitStatus::Success)
+                }
+                Err(error) => Err(commands::CommandError::Refused(format!(
+                    "cannot render the man page: {error}"
+                ))),
+            }
+        }
         Command::Policy {
             for_command,
             format,

@@ -230,3 +230,35 @@ fn hostile_manifests_end_fast_with_a_clear_error_and_bounded_memory() {
         assert!(rss < 300.0, "{name}: peak RSS {rss:.0} MiB");
     }
 }
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = run_guardform(&root(), &["completions", shell], &[]);
+        run.expect_code(0);
+        for command in ["plan", "apply", "report", "policy", "sync"] {
+            assert!(run.stdout.contains(command), "{shell}: no `{command}`");
+        }
+        if shell == "bash" {
+            let dir = tempfile::tempdir().unwrap();
+            let script = dir.path().join("guardform.bash");
+            std::fs::write(&script, &run.stdout).unwrap();
+            let check = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    let man = run_guardform(&root(), &["man"], &[]);
+    man.expect_code(0);
+    assert!(man.stdout.starts_with(".ie"), "{}", &man.stdout[..80]);
+    assert!(man.stdout.contains(".SH NAME") && man.stdout.contains(".SH SUBCOMMANDS"));
+    let bad = run_guardform(&root(), &["completions", "tcsh"], &[]);
+    assert_eq!(bad.code, 1, "a usage error exits 1");
+}
