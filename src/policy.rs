@@ -462,17 +462,11 @@ fn caller(wanted: For, assumed: &BTreeSet<String>) -> Vec<Statement> {
 
 /// The role ARN guardform assumes in `account`.
 fn role_arn(manifest: &Manifest, account: &str) -> String {
-    manifest
-        .organization
-        .account_roles
-        .get(account)
-        .cloned()
-        .unwrap_or_else(|| {
-            format!(
-                "arn:aws:iam::{account}:role/{}",
-                manifest.organization.member_role
-            )
-        })
+    crate::cloud::aws::RoleSettings {
+        member_role: manifest.organization.member_role.clone(),
+        account_roles: manifest.organization.account_roles.clone(),
+    }
+    .role_arn(account)
 }
 
 /// Every principal's policy for `manifest`.

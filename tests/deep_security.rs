@@ -400,19 +400,8 @@ fn refused(emulator: &Emulator, items: usize, expected: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Exit status: 1"), "{stderr}");
     assert!(stderr.contains(expected), "{stderr}");
-    let rss_kib: f64 = stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    assert!(
-        rss_kib / 1024.0 < 300.0,
-        "peak RSS {} MiB",
-        rss_kib / 1024.0
-    );
+    let rss = common::peak_rss_mib(&stderr);
+    assert!(rss < 300.0, "peak RSS {rss:.0} MiB");
     assert!(seconds < 5.0, "took {seconds:.1} s");
     assert!(!stderr.contains(KEY), "the key was printed");
 }

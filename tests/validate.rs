@@ -148,20 +148,13 @@ fn validate_hostile(name: &str, bytes: &[u8]) -> (i32, String, f64, f64) {
         .expect("/usr/bin/time (Debian's `time` package) runs guardform");
     let seconds = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let rss_kib: f64 = stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.parse().ok())
-        .expect("/usr/bin/time -v reports the peak RSS");
+    let rss = common::peak_rss_mib(&stderr);
     let code = stderr
         .lines()
         .find_map(|l| l.trim().strip_prefix("Exit status: "))
         .and_then(|v| v.parse().ok())
         .unwrap_or(-1);
-    (code, stderr, seconds, rss_kib / 1024.0)
+    (code, stderr, seconds, rss)
 }
 
 #[test]

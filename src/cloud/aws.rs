@@ -363,6 +363,16 @@ pub struct RoleSettings {
     pub account_roles: BTreeMap<String, String>,
 }
 
+impl RoleSettings {
+    /// The role guardform assumes in `account`: its override, or the member role there.
+    pub fn role_arn(&self, account: &str) -> String {
+        self.account_roles
+            .get(account)
+            .cloned()
+            .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/{}", self.member_role))
+    }
+}
+
 /// SDK clients for every account and Region guardform works in.
 pub struct Aws {
     base: SdkConfig,
@@ -505,11 +515,7 @@ impl Aws {
 
     /// The role guardform assumes in `account`.
     pub fn role_arn(&self, account: &str) -> String {
-        self.roles
-            .account_roles
-            .get(account)
-            .cloned()
-            .unwrap_or_else(|| format!("arn:aws:iam::{account}:role/{}", self.roles.member_role))
+        self.roles.role_arn(account)
     }
 
     /// Credentials for calls in `account`: the caller's own, or an assumed role.

@@ -977,3 +977,16 @@ pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// The peak RSS in MiB that `/usr/bin/time -v` reported in `stderr` (panics if it did not).
+pub fn peak_rss_mib(stderr: &str) -> f64 {
+    let kib: f64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("/usr/bin/time -v reports the peak RSS");
+    kib / 1024.0
+}
