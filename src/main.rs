@@ -102,9 +102,13 @@ enum Command {
     /// Render a saved plan.
     Show {
         file: PathBuf,
-        /// Print the plan as JSON.
-        #[arg(long)]
+        /// Print the plan as JSON (the same as `--format json`).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// `human` (as `plan` prints it), `json`, or `markdown` (for a pull request comment or
+        /// a CI job summary: the summary line first, a collapsed section per resource type).
+        #[arg(long, value_enum, default_value_t = commands::ShowFormat::Human)]
+        format: commands::ShowFormat,
     },
     /// Write the organization's GuardDuty coverage, findings and wiring as one HTML page.
     Report {
@@ -371,7 +375,15 @@ fn main() -> ExitCode {
             accounts,
             regions,
         } => commands::athena_ddl(&global, source, bucket, prefix, accounts, regions),
-        Command::Show { file, json } => commands::show(&global, &file, json),
+        Command::Show { file, json, format } => commands::show(
+            &global,
+            &file,
+            if json {
+                commands::ShowFormat::Json
+            } else {
+                format
+            },
+        ),
         Command::Report {
             out, json, days, ..
         } => runtime().and_then(|rt| {

@@ -77,10 +77,27 @@ fn example_manifest_plans_are_stable() {
         fresh.expect_code(0);
         let json = emulator.guardform(dir.path(), &["plan", "--json"]);
         json.expect_code(0);
+        emulator
+            .guardform(dir.path(), &["plan", "--out", "fresh.plan"])
+            .expect_code(0);
+        let markdown =
+            emulator.guardform(dir.path(), &["show", "fresh.plan", "--format", "markdown"]);
+        markdown.expect_code(0);
         insta::with_settings!({filters => filters()}, {
             insta::assert_snapshot!(format!("{stem}-fresh"), fresh.stdout);
             insta::assert_snapshot!(format!("{stem}-fresh-json"), json.stdout);
+            insta::assert_snapshot!(format!("{stem}-fresh-markdown"), markdown.stdout);
         });
+        let summary = fresh
+            .stdout
+            .lines()
+            .rfind(|l| l.starts_with("Plan:"))
+            .unwrap();
+        assert_eq!(
+            markdown.stdout.lines().next(),
+            Some(format!("**{summary}**").as_str()),
+            "{name}: the Markdown starts with the summary line"
+        );
 
         emulator
             .guardform(dir.path(), &["apply", "--auto-approve"])
@@ -98,8 +115,22 @@ fn example_manifest_plans_are_stable() {
             std::fs::write(dir.path().join("guardform.yaml"), &core).unwrap();
             let removed = emulator.guardform(dir.path(), &["plan", "--json"]);
             removed.expect_code(0);
+            emulator
+                .guardform(dir.path(), &["plan", "--out", "removed.plan"])
+                .expect_code(0);
+            let markdown = emulator.guardform(
+                dir.path(),
+                &["show", "removed.plan", "--format", "markdown"],
+            );
+            markdown.expect_code(0);
+            assert!(
+                markdown.stdout.contains("need `--allow-destroy` to apply"),
+                "{name}: {}",
+                markdown.stdout
+            );
             insta::with_settings!({filters => filters()}, {
                 insta::assert_snapshot!(format!("{stem}-sections-removed-json"), removed.stdout);
+                insta::assert_snapshot!(format!("{stem}-sections-removed-markdown"), markdown.stdout);
             });
             emulator
                 .guardform(dir.path(), &["apply", "--auto-approve", "--allow-destroy"])

@@ -184,6 +184,25 @@ fn drift_shows_in_plan_and_a_stale_saved_plan_is_refused() {
         plan.stdout
     );
 
+    // As Markdown for a pull request: the summary first, the feature drift in a diff block.
+    let markdown = emulator.guardform(dir, &["show", "drift.plan", "--format", "markdown"]);
+    markdown.expect_code(0);
+    insta::assert_snapshot!("drift_markdown", markdown.stdout);
+    assert!(
+        markdown
+            .stdout
+            .starts_with("**Plan: 0 to add, 2 to change, 0 to destroy.**"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown
+            .stdout
+            .contains("!     features.S3_DATA_EVENTS = \"DISABLED\" -> \"ENABLED\""),
+        "{}",
+        markdown.stdout
+    );
+
     // The saved plan renders the same, as text and JSON.
     let shown = emulator.guardform(dir, &["show", "drift.plan"]);
     shown.expect_code(0);

@@ -484,18 +484,30 @@ pub fn policy(
 }
 
 /// `guardform show FILE`.
-pub fn show(global: &GlobalOptions, file: &Path, json: bool) -> Result<ExitStatus, CommandError> {
+/// How `guardform show` renders a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShowFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+pub fn show(
+    global: &GlobalOptions,
+    file: &Path,
+    format: ShowFormat,
+) -> Result<ExitStatus, CommandError> {
     let plan = plan::load(file)?;
-    if json {
-        out(&(render::json(&plan) + "\n"));
-    } else {
-        out(&render::human(
+    out(&match format {
+        ShowFormat::Json => render::json(&plan) + "\n",
+        ShowFormat::Markdown => render::markdown(&plan),
+        ShowFormat::Human => render::human(
             &plan,
             Style {
                 color: global.color,
             },
-        ));
-    }
+        ),
+    });
     Ok(ExitStatus::Success)
 }
 

@@ -286,6 +286,32 @@ fn collapsed(changes: &[&Change], style: Style, out: &mut String) {
     out.push('\n');
 }
 
+/// Identical changes grouped, each group where its first change is.
+fn groups<'a>(changes: impl Iterator<Item = &'a Change>) -> Vec<(GroupKey<'a>, Vec<&'a Change>)> {
+    let mut groups: Vec<(GroupKey<'a>, Vec<&'a Change>)> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for change in changes {
+        let key: GroupKey<'a> = (
+            change.kind.as_str(),
+            change.action,
+            &change.before,
+            &change.after,
+            change.reason.as_str(),
+            change.requires.as_deref(),
+        );
+        let id =
+            serde_json::to_string(&(key.0, key.1, key.2, key.3, key.4, key.5)).unwrap_or_default();
+        match index.get(&id) {
+            Some(&at) => groups[at].1.push(change),
+            None => {
+                index.insert(id, groups.len());
+                groups.push((key, vec![change]));
+            }
+        }
+    }
+    groups
+}
+
 /// Renders the plan for a terminal.
 pub fn human(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
@@ -314,36 +340,14 @@ pub fn human(plan: &Plan, style: Style) -> String {
     }
 
     legend(plan, style, &mut out);
-    // Group identical changes, keeping the first occurrence's position.
-    let mut groups: Vec<(GroupKey<'_>, Vec<&Change>)> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for change in &plan.changes {
-        let key: GroupKey<'_> = (
-            change.kind.as_str(),
-            change.action,
-            &change.before,
-            &change.after,
-            change.reason.as_str(),
-            change.requires.as_deref(),
-        );
-        let id =
-            serde_json::to_string(&(key.0, key.1, key.2, key.3, key.4, key.5)).unwrap_or_default();
-        match index.get(&id) {
-            Some(&at) => groups[at].1.push(change),
-            None => {
-                index.insert(id, groups.len());
-                groups.push((key, vec![change]));
-            }
-        }
-    }
-    for (_, changes) in &groups {
+    for (_, changes) in groups(plan.changes.iter()) {
         if changes.len() < COLLAPSE_AT {
             for change in changes {
                 single(change, style, &mut out);
             }
             continue;
         }
-        collapsed(changes, style, &mut out);
+        collapsed(&changes, style, &mut out);
     }
     let _ = writeln!(out, "{}", summary_line(plan));
     out
@@ -362,4 +366,279 @@ pub fn json(plan: &Plan) -> String {
     let mut shown = plan.clone();
     shown.manifest_source = None;
     serde_json::to_string_pretty(&shown).unwrap_or_default()
+}
+
+/// The longest Markdown `show --format markdown` writes: a pull request comment holds 65,536
+/// characters; the rest of a large plan is named, not shown.
+pub const MARKDOWN_MAX: usize = 60_000;
+/// Diff lines shown per kind before "… N more lines".
+const MARKDOWN_LINES_PER_KIND: usize = 300;
+
+/// `text` safe as Markdown prose: HTML's special characters escaped (a note or reason never
+/// opens a tag in a pull request comment).
+fn prose(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A code fence longer than any run of backticks in `body`.
+fn fence(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// One kind's changes as the human plan shows them (grouped and collapsed), with each line's
+/// symbol moved to the first column so a `diff` block colours it (`~` becomes `!`, as
+/// tfcmt does, because diff highlighting knows no `~`).
+fn diff_block(changes: &[&Change]) -> Vec<String> {
+    let style = Style { color: false };
+    let mut text = String::new();
+    for (_, group) in groups(changes.iter().copied()) {
+        if group.len() < COLLAPSE_AT {
+            for change in group {
+                single(change, style, &mut text);
+            }
+        } else {
+            collapsed(&group, style, &mut text);
+        }
+    }
+    text.lines()
+        .map(|line| {
+            let body = line.trim_start();
+            let indent = line.len() - body.len();
+            let (mark, rest) = if let Some(rest) = body.strip_prefix("-/+") {
+                ("-/+", rest)
+            } else {
+                match body.chars().next() {
+                    Some('+') => ("+", &body[1..]),
+                    Some('-') => ("-", &body[1..]),
+                    Some('~') => ("!", &body[1..]),
+                    _ => return line.get(indent.min(2)..).unwrap_or(line).to_string(),
+                }
+            };
+            format!("{mark}{}{rest}", " ".repeat(indent.saturating_sub(2)))
+        })
+        .collect()
+}
+
+/// The plan as Markdown for a pull request comment or a CI job summary: the summary line
+/// first, then notes, a table of changes by kind and one collapsed section per kind with the
+/// changes in a fenced `diff` block. At most [`MARKDOWN_MAX`] characters.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "**No changes.** GuardDuty matches the manifest in every targeted account and Region.\n"
+        );
+    } else {
+        let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    }
+    let _ = writeln!(
+        out,
+        "Manifest `{}` · {} member account(s) and the administrator `{}` in {} Region(s): {}\n",
+        prose(&plan.manifest.path).replace('`', "'"),
+        plan.targets.member_accounts,
+        plan.targets.delegated_admin,
+        plan.targets.regions.len(),
+        plan.targets.regions.join(", ")
+    );
+    let mut flags: BTreeMap<&str, usize> = BTreeMap::new();
+    for change in &plan.changes {
+        if let Some(flag) = &change.requires {
+            *flags.entry(flag.as_str()).or_default() += 1;
+        }
+    }
+    for (flag, count) in &flags {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> {count} change(s) need `{}` to apply (destructive or a new administrator).\n",
+            prose(flag)
+        );
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary>Notes ({})</summary>\n",
+            plan.notes.len()
+        );
+        for note in &plan.notes {
+            let _ = writeln!(out, "- {}", prose(note).replace('\n', " "));
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    if plan.is_empty() {
+        return out;
+    }
+    // Kinds in plan order, each with its changes.
+    let mut kinds: Vec<(&str, Vec<&Change>)> = Vec::new();
+    for change in &plan.changes {
+        match kinds.iter_mut().find(|(kind, _)| *kind == change.kind) {
+            Some((_, changes)) => changes.push(change),
+            None => kinds.push((change.kind.as_str(), vec![change])),
+        }
+    }
+    let count = |changes: &[&Change], action: Action| {
+        let n = changes.iter().filter(|c| c.action == action).count();
+        if n == 0 { String::new() } else { n.to_string() }
+    };
+    let _ = writeln!(
+        out,
+        "| resource type | add `+` | change `~` | replace `-/+` | destroy `-` |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|");
+    for (kind, changes) in &kinds {
+        let _ = writeln!(
+            out,
+            "| `{kind}` | {} | {} | {} | {} |",
+            count(changes, Action::Create),
+            count(changes, Action::Update),
+            count(changes, Action::Replace),
+            count(changes, Action::Delete)
+        );
+    }
+    out.push('\n');
+    let mut left_out: Vec<String> = Vec::new();
+    for (kind, changes) in &kinds {
+        let mut lines = diff_block(changes);
+        let total = lines.len();
+        if total > MARKDOWN_LINES_PER_KIND {
+            lines.truncate(MARKDOWN_LINES_PER_KIND);
+            lines.push(format!(
+                "# … and {} more lines (the whole plan: `guardform show FILE`)",
+                total - MARKDOWN_LINES_PER_KIND
+            ));
+        }
+        let body = lines.join("\n").trim_end().to_string();
+        let fence = fence(&body);
+        let words: Vec<String> = [
+            (Action::Create, "to add"),
+            (Action::Update, "to change"),
+            (Action::Replace, "to replace"),
+            (Action::Delete, "to destroy"),
+        ]
+        .into_iter()
+        .filter_map(|(action, word)| {
+            let n = changes.iter().filter(|c| c.action == action).count();
+            (n > 0).then(|| format!("{n} {word}"))
+        })
+        .collect();
+        let section = format!(
+            "<details><summary><code>{kind}</code>: {}</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>\n\n",
+            words.join(", ")
+        );
+        // Room is kept for the line naming what was left out.
+        if out.len() + section.len() > MARKDOWN_MAX - 1_000 {
+            left_out.push(format!("`{kind}` ({} changes)", changes.len()));
+            continue;
+        }
+        out.push_str(&section);
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "Too large to show here: {}. The whole plan: `guardform show FILE`.",
+            left_out.join(", ")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::{ManifestRef, Targets};
+
+    fn plan(changes: Vec<Change>, notes: Vec<String>) -> Plan {
+        let manifest = ManifestRef {
+            path: "guardform.yaml".into(),
+            digest: "sha256:0".into(),
+        };
+        Plan::new(
+            manifest,
+            "sha256:1".into(),
+            Targets::default(),
+            notes,
+            changes,
+            |_| 0,
+        )
+    }
+
+    fn policy_change(document: &str) -> Change {
+        let mut change = crate::kinds::change(
+            "iam.role",
+            "iam.role[222222222222/responder]".into(),
+            Action::Update,
+            Some("222222222222"),
+            "us-east-1",
+            "policy differs",
+        );
+        change.before.insert("policy".into(), Value::from("{}"));
+        change.after.insert("policy".into(), Value::from(document));
+        change
+    }
+
+    #[test]
+    fn markdown_fences_outlast_backticks_in_the_plan_and_notes_open_no_tags() {
+        let document = r#"{"Sid": "```` not a fence"}"#;
+        let text = markdown(&plan(
+            vec![policy_change(document)],
+            vec!["<script>alert(1)</script> & more".into()],
+        ));
+        assert!(text.starts_with("**Plan: 0 to add, 1 to change, 0 to destroy.**\n"));
+        assert!(text.contains("`````diff\n"), "{text}");
+        assert!(text.contains("- &lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
+        assert!(!text.contains("<script>"));
+    }
+
+    #[test]
+    fn a_huge_plan_stays_within_a_pull_request_comment_and_says_what_it_left_out() {
+        let mut changes = Vec::new();
+        let kinds = [
+            "guardduty.member",
+            "guardduty.filter",
+            "lambda.function",
+            "events.rule",
+            "events.target",
+            "sqs.queue",
+        ];
+        for kind in kinds {
+            for i in 0..2_000 {
+                let mut change = crate::kinds::change(
+                    kind,
+                    format!("{kind}[{i:012}/us-east-1]"),
+                    Action::Create,
+                    Some(&format!("{i:012}")),
+                    "us-east-1",
+                    format!("reason {i}"),
+                );
+                change
+                    .after
+                    .insert("name".into(), Value::from(format!("n{i}").repeat(20)));
+                changes.push(change);
+            }
+        }
+        let text = markdown(&plan(changes, vec![]));
+        assert!(text.len() <= MARKDOWN_MAX, "{}", text.len());
+        assert!(text.starts_with("**Plan: 12000 to add, 0 to change, 0 to destroy.**"));
+        assert!(text.contains("more lines (the whole plan: `guardform show FILE`)"));
+        assert!(
+            text.contains("Too large to show here: `sqs.queue` (2000 changes)"),
+            "{}",
+            &text[text.len() - 300..]
+        );
+    }
+
+    #[test]
+    fn no_changes_says_so_first() {
+        let text = markdown(&plan(vec![], vec![]));
+        assert!(text.starts_with("**No changes.**"));
+        assert!(!text.contains("<details>"));
+    }
 }
