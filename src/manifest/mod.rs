@@ -86,6 +86,11 @@ pub trait Section: Send + Sync {
     fn check(&self, checker: &mut Checker, top: &Entries<'_>) -> Option<SectionValue>;
     /// The JSON Schema of its top-level keys.
     fn schema(&self) -> serde_json::Map<String, serde_json::Value>;
+    /// Rules its top-level keys must meet together, as JSON Schemas of the whole manifest
+    /// (`ip_lists` needs `storage`).
+    fn schema_rules(&self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
 }
 
 /// `organization:`: who administers GuardDuty and how other accounts are reached.

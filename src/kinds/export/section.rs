@@ -80,7 +80,7 @@ impl Section for ExportSection {
     }
 
     fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
-        let account = json!({"type": "string", "pattern": "^[0-9]{12}$"});
+        let account = schema::account_id();
         let mut properties = serde_json::Map::new();
         properties.insert(
             NAME.into(),
@@ -96,17 +96,25 @@ impl Section for ExportSection {
                         "required": ["account", "name"],
                         "properties": {
                             "account": account,
-                            "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
-                            "prefix": {"type": "string"}
+                            "name": {"type": "string", "pattern": format!("^{}$", schema::BUCKET)},
+                            "prefix": {
+                                "type": ["string", "number"],
+                                "description": "A folder path without leading or trailing `/`; GuardDuty adds `AWSLogs/ACCOUNT/GuardDuty/REGION/` under it.",
+                                "not": {"type": "string", "anyOf": [{"pattern": "^/"}, {"pattern": "/$"}, {"pattern": "//"}, {"pattern": "[aA][wW][sS][lL][oO][gG][sS]"}]}
+                            }
                         }
                     },
                     "kms_key": {
                         "type": "object",
                         "additionalProperties": false,
+                        "description": "An existing key by `arn`, or a key guardform creates if missing by `account` and `alias`.",
+                        "if": {"required": ["arn"]},
+                        "then": {"not": {"anyOf": [{"required": ["alias"]}, {"required": ["account"]}]}},
+                        "else": {"required": ["account", "alias"]},
                         "properties": {
                             "account": account,
-                            "alias": {"type": "string"},
-                            "arn": {"type": "string", "pattern": "^arn:aws[a-z-]*:kms:"}
+                            "alias": {"type": "string", "pattern": "^(alias/(?!aws/)[A-Za-z0-9/_-]{1,250}|(?!alias/)(?!aws/)[A-Za-z0-9/_-]{1,250})$"},
+                            "arn": {"type": "string", "pattern": "^arn:aws[^:]*:kms:[^:]*:[0-9]{12}:key/"}
                         }
                     },
                     "region": schema::region(),

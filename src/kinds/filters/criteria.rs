@@ -184,7 +184,7 @@ pub fn value_type(attribute: &str) -> Option<ValueType> {
 
 /// Attributes that only narrow by how bad, how sure, when, where or whether archived: an
 /// `archive` filter on these alone hides whole bands of findings.
-const BROAD: &[&str] = &[
+pub const BROAD: &[&str] = &[
     "severity",
     "confidence",
     "updatedAt",

@@ -127,23 +127,9 @@ impl Section for FiltersSection {
     }
 
     fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
-        let list = json!({"oneOf": [
-            {"type": ["string", "number", "boolean"]},
-            {"type": "array", "maxItems": MAX_VALUES, "items": {"type": ["string", "number", "boolean"]}}
-        ]});
-        let one = json!({"type": ["string", "number"]});
-        let condition = json!({
-            "type": "object",
-            "additionalProperties": false,
-            "minProperties": 1,
-            "properties": {
-                "equals": list, "not_equals": list, "matches": list, "not_matches": list,
-                "gt": one, "gte": one, "lt": one, "lte": one
-            }
-        });
         let attributes: serde_json::Map<String, serde_json::Value> = criteria::ATTRIBUTES
             .iter()
-            .map(|(name, _)| (name.to_string(), condition.clone()))
+            .map(|(name, kind)| (name.to_string(), condition_schema(*kind)))
             .collect();
         let mut properties = serde_json::Map::new();
         properties.insert(
@@ -156,9 +142,17 @@ impl Section for FiltersSection {
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["name", "criteria"],
+                    "if": {
+                        "required": ["action"],
+                        "properties": {"action": {"const": "archive"}, "allow_broad": {"const": false}}
+                    },
+                    "then": {
+                        "description": "An archive filter must name what is expected, not only severity, confidence, time, Region or archived state (else `allow_broad: true`).",
+                        "properties": {"criteria": {"not": {"propertyNames": {"enum": criteria::BROAD}}}}
+                    },
                     "properties": {
                         "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{3,64}$"},
-                        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
+                        "description": {"type": ["string", "number", "boolean"], "maxLength": MAX_DESCRIPTION},
                         "action": {"enum": ["archive", "noop"], "default": "noop"},
                         "criteria": {"type": "object", "additionalProperties": false, "properties": attributes},
                         "allow_broad": {"type": "boolean", "default": false, "description": "Allow an archive filter that narrows only by severity, confidence, time, Region or archived state."},
@@ -169,6 +163,43 @@ impl Section for FiltersSection {
         );
         properties
     }
+}
+
+/// The JSON Schema of the conditions on an attribute whose values are of type `kind`.
+fn condition_schema(kind: ValueType) -> serde_json::Value {
+    let whole =
+        json!({"anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^[+-]?[0-9]+$"}]});
+    let time = json!({"anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "string", "pattern": "^([0-9]+|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z)$"}
+    ]});
+    let value = match kind {
+        ValueType::Text => json!({"type": ["string", "number", "boolean"], "minLength": 1}),
+        ValueType::Account => crate::manifest::schema::account_id(),
+        ValueType::Region => crate::manifest::schema::region(),
+        ValueType::Number => {
+            json!({"anyOf": [{"type": "number"}, {"type": "string", "pattern": "^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$"}]})
+        }
+        ValueType::Boolean => json!({"enum": [true, false, "true", "false"]}),
+        ValueType::Timestamp => time.clone(),
+    };
+    let list = |item: serde_json::Value| json!({"oneOf": [item, {"type": "array", "minItems": 1, "maxItems": MAX_VALUES, "items": item}]});
+    let any = list(json!({"type": ["string", "number", "boolean"]}));
+    // `gt`, `gte`, `lt`, `lte` compare numbers and times only.
+    let compared = match kind {
+        ValueType::Number => whole,
+        ValueType::Timestamp => time,
+        _ => json!(false),
+    };
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "minProperties": 1,
+        "properties": {
+            "equals": list(value.clone()), "not_equals": list(value), "matches": any, "not_matches": any,
+            "gt": compared, "gte": compared, "lt": compared, "lte": compared
+        }
+    })
 }
 
 fn valid_name(name: &str) -> bool {

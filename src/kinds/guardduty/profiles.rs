@@ -189,6 +189,7 @@ impl Section for ProfilesSection {
             json!({
                 "type": "object",
                 "description": "Detector feature sets other than `detector:` (the default profile), by name; a profile overrides only the features it names.",
+                "propertyNames": {"pattern": "^[A-Za-z0-9_-]{1,64}$", "not": {"const": "default"}},
                 "additionalProperties": {
                     "type": "object",
                     "additionalProperties": false,
@@ -212,10 +213,14 @@ impl Section for ProfilesSection {
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["profile"],
+                    "anyOf": [
+                        {"required": ["ous"], "properties": {"ous": {"type": "array", "minItems": 1}}},
+                        {"required": ["accounts"], "properties": {"accounts": {"type": "array", "minItems": 1}}}
+                    ],
                     "properties": {
-                        "profile": {"type": "string"},
-                        "ous": {"type": "array", "items": {"type": "string"}},
-                        "accounts": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"}}
+                        "profile": {"type": ["string", "number"], "description": "A profile of `profiles:`."},
+                        "ous": {"type": "array", "items": schema::text()},
+                        "accounts": {"type": "array", "items": schema::account_id()}
                     }
                 }
             }),

@@ -90,6 +90,10 @@ impl Section for DetectorSection {
 
     fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
         let features = features_schema();
+        // GuardDuty allows 50 tags on a detector and guardform adds its own.
+        let mut detector_tags = schema::tags();
+        detector_tags["maxProperties"] = json!(49);
+        detector_tags["propertyNames"]["allOf"] = json!([{"not": {"pattern": "^guardform:"}}]);
         let mut properties = serde_json::Map::new();
         properties.insert(
             NAME.into(),
@@ -103,13 +107,18 @@ impl Section for DetectorSection {
                         "type": "object",
                         "additionalProperties": false,
                         "description": "GuardDuty-initiated malware scans of EC2: the administrator's settings apply to the organization's members.",
+                        "not": {
+                            "type": "object",
+                            "required": ["include_tags", "exclude_tags"],
+                            "properties": {"include_tags": {"type": "object", "minProperties": 1}, "exclude_tags": {"type": "object", "minProperties": 1}}
+                        },
                         "properties": {
                             "keep_snapshots": {"enum": ["with_finding", "never"], "default": "never"},
                             "include_tags": schema::tags(),
                             "exclude_tags": schema::tags()
                         }
                     },
-                    "tags": schema::tags()
+                    "tags": detector_tags
                 }
             }),
         );
@@ -139,7 +148,12 @@ pub fn features_schema() -> serde_json::Value {
             (name.to_string(), json!({"oneOf": [status, detailed]}))
         })
         .collect();
-    json!({"type": "object", "additionalProperties": false, "properties": features})
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": features,
+        "not": {"type": "object", "required": ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"]}
+    })
 }
 
 fn detector(checker: &mut Checker, node: &Node) -> Option<DetectorSettings> {

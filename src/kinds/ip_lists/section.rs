@@ -259,20 +259,38 @@ impl Section for IpListsSectionReader {
     }
 
     fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
-        let region = schema::region();
+        // At most `max_sets` lists of each kind.
+        let per_kind: Vec<serde_json::Value> = ListKind::ALL
+            .iter()
+            .map(|kind| {
+                json!({
+                    "contains": {"required": ["kind"], "properties": {"kind": {"const": kind.name()}}},
+                    "minContains": 0,
+                    "maxContains": kind.max_sets()
+                })
+            })
+            .collect();
         let mut properties = serde_json::Map::new();
         properties.insert(
             "ip_lists".into(),
-            json!(
-{
+            json!({
                 "type": "array",
                 "description": "Trusted and threat lists, kept in every targeted Region of the administrator account: IP lists (IPSet, at most one; ThreatIntelSet, at most six) and entity lists of addresses and domains (TrustedEntitySet, at most one; ThreatEntitySet, at most six).",
+                "allOf": per_kind,
                 "items": {
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["name", "kind", "source"],
+                    "if": {
+                        "required": ["source"],
+                        "properties": {"source": {"anyOf": [{"required": ["inline"]}, {"required": ["deep_security"]}]}}
+                    },
+                    "then": {
+                        "description": "Inline entries and Deep Security IP lists are addresses, which guardform writes as TXT.",
+                        "properties": {"format": {"const": "TXT"}}
+                    },
                     "properties": {
-                        "name": {"type": "string", "pattern": "^[A-Za-z0-9 _-]{1,300}$"},
+                        "name": {"type": ["string", "number"], "pattern": "^[A-Za-z0-9 _-]{1,300}$"},
                         "kind": {"enum": LIST_KINDS, "description": "trusted / threat: IP lists (IPSet, ThreatIntelSet); trusted_entities / threat_entities: entity lists (addresses and domains)."},
                         "format": {"enum": LIST_FORMATS, "default": "TXT"},
                         "allow_broad": {"type": "boolean", "default": false, "description": "Allow trusted entries broader than /8 (IPv4) or /32 (IPv6)."},
@@ -283,19 +301,19 @@ impl Section for IpListsSectionReader {
                             "minProperties": 1,
                             "maxProperties": 1,
                             "properties": {
-                                "inline": {"type": "array", "items": {"type": "string"}},
-                                "file": {"type": "string", "description": "Relative to the manifest's folder."},
-                                "url": {"type": "string", "pattern": "^https://"},
-                                "s3": {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}/.+"},
+                                "inline": {"type": "array", "items": schema::text()},
+                                "file": {"type": ["string", "number"], "description": "Relative to the manifest's folder."},
+                                "url": schema::url(),
+                                "s3": {"type": "string", "pattern": format!("^s3://{}/.*[^/]", schema::BUCKET), "description": "s3://BUCKET/KEY"},
                                 "deep_security": {
                                     "type": "object",
                                     "additionalProperties": false,
                                     "required": ["url", "ip_list", "api_key_env"],
                                     "properties": {
-                                        "url": {"type": "string", "pattern": "^https://"},
-                                        "ip_list": {"type": ["string", "integer"]},
-                                        "api_key_env": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$"},
-                                        "ca_file": {"type": "string"},
+                                        "url": schema::url(),
+                                        "ip_list": {"type": ["string", "number", "boolean"], "description": "The IP list's name or numeric id."},
+                                        "api_key_env": {"type": "string", "pattern": "^[A-Z_][A-Z0-9_]*$", "description": "The environment variable holding the API key (never the key itself)."},
+                                        "ca_file": {"type": ["string", "number"]},
                                         "auth_header": {"enum": ["api-secret-key", "authorization"], "default": "api-secret-key"}
                                     }
                                 }
@@ -303,24 +321,28 @@ impl Section for IpListsSectionReader {
                         }
                     }
                 }
-            }
-            ),
+            }),
         );
         properties.insert(
             "storage".into(),
-            json!(
-{
+            json!({
                 "type": "object",
                 "additionalProperties": false,
                 "required": ["bucket"],
                 "properties": {
-                    "bucket": {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}(/.*)?$"},
-                    "region": region
+                    "bucket": {"type": "string", "pattern": format!("^s3://{}(/.*)?$", schema::BUCKET), "description": "s3://BUCKET or s3://BUCKET/PREFIX, in the delegated administrator account."},
+                    "region": schema::region()
                 }
-            }
-            ),
+            }),
         );
         properties
+    }
+
+    fn schema_rules(&self) -> Vec<serde_json::Value> {
+        vec![json!({
+            "if": {"required": ["ip_lists"], "properties": {"ip_lists": {"type": "array", "minItems": 1}}},
+            "then": {"required": ["storage"]}
+        })]
     }
 }
 

@@ -4,7 +4,7 @@
 use super::check::check_bundles;
 use crate::manifest::diagnostic::Diagnostic;
 use crate::manifest::yaml::{self, Node};
-use crate::manifest::{Checker, Entries, Manifest, Section, SectionValue};
+use crate::manifest::{Checker, Entries, Manifest, Section, SectionValue, schema};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -144,6 +144,8 @@ impl Section for ResponsesSection {
     }
 
     fn schema(&self) -> serde_json::Map<String, serde_json::Value> {
+        let severity = json!({"type": "number", "minimum": 0, "maximum": 10});
+        let labels: Vec<&str> = SEVERITY_LABELS.iter().map(|(name, _, _)| *name).collect();
         let mut properties = serde_json::Map::new();
         properties.insert(
             NAME.into(),
@@ -154,15 +156,18 @@ impl Section for ResponsesSection {
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["name", "when"],
+                    "oneOf": [{"required": ["run"]}, {"required": ["send_to"]}],
                     "properties": {
-                        "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,50}$"},
+                        "name": {"type": ["string", "number"], "pattern": "^[A-Za-z0-9_-]{1,50}$"},
                         "when": {
-                            "type": "object",
+                            "type": ["object", "null"],
+                            "description": "`when: {}` sends every finding; `severity` or `labels`, not both.",
                             "additionalProperties": false,
+                            "not": {"type": "object", "required": ["severity", "labels"]},
                             "properties": {
-                                "severity": {"type": "object", "additionalProperties": false, "properties": {"min": {"type": "number", "minimum": 0, "maximum": 10}, "max": {"type": "number", "minimum": 0, "maximum": 10}}},
-                                "labels": {"type": "array", "items": {"enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"]}},
-                                "types": {"type": "array", "items": {"type": "string"}, "description": "Finding types; a trailing * matches by prefix."},
+                                "severity": {"type": "object", "additionalProperties": false, "properties": {"min": severity, "max": severity}},
+                                "labels": {"type": "array", "items": {"enum": labels}},
+                                "types": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9]+:([^*]*/[^*]*\\*?|[^*]*\\*)$"}, "description": "Finding types (ThreatPurpose:ResourceType/ThreatFamily); a trailing * matches by prefix."},
                                 "resource_types": {"type": "array", "items": {"enum": RESOURCE_TYPES}}
                             }
                         },
@@ -172,14 +177,14 @@ impl Section for ResponsesSection {
                             "required": ["bundle"],
                             "properties": {
                                 "bundle": {"type": "string", "examples": super::bundles::builtin_names()},
-                                "env": {"type": "object", "additionalProperties": {"type": "string"}},
-                                "secrets": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^arn:aws[a-z-]*:secretsmanager:"}},
+                                "env": {"type": "object", "additionalProperties": schema::text()},
+                                "secrets": {"type": "object", "additionalProperties": schema::arn("secretsmanager")},
                                 "timeout": {"type": "integer", "minimum": 1, "maximum": 900},
                                 "memory": {"type": "integer", "minimum": 128, "maximum": 10240}
                             }
                         },
-                        "send_to": {"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1, "properties": {"sns": {"type": "string"}, "event_bus": {"type": "string"}}},
-                        "dlq": {"type": "string", "pattern": "^arn:aws[a-z-]*:sqs:"},
+                        "send_to": {"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1, "properties": {"sns": schema::arn("sns"), "event_bus": schema::arn("events")}},
+                        "dlq": schema::arn("sqs"),
                         "retry": {"type": "object", "additionalProperties": false, "properties": {"maximum_attempts": {"type": "integer", "minimum": 0, "maximum": 185}, "maximum_event_age": {"type": "integer", "minimum": 60, "maximum": 86400}}}
                     }
                 }
