@@ -99,6 +99,20 @@ enum Command {
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
         parallelism: u16,
     },
+    /// Write a manifest that reproduces the organization's GuardDuty as it is now (the
+    /// delegated administrator, its Regions, detector settings, auto-enable, members and
+    /// lists), with comments for what differs; `guardform plan` right after says what is left.
+    Init {
+        /// Where the manifest is written (`-` for stdout).
+        #[arg(long, value_name = "FILE", default_value = "guardform.yaml")]
+        out: PathBuf,
+        /// Regions to look in (default: every Region enabled in the caller's account).
+        #[arg(long, value_delimiter = ',', value_name = "REGION,...")]
+        regions: Vec<String>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Render a saved plan.
     Show {
         file: PathBuf,
@@ -384,6 +398,20 @@ fn main() -> ExitCode {
                 format
             },
         ),
+        Command::Init {
+            out,
+            regions,
+            force,
+        } => runtime().and_then(|rt| {
+            rt.block_on(commands::init(
+                &global,
+                &commands::InitOptions {
+                    out,
+                    regions,
+                    force,
+                },
+            ))
+        }),
         Command::Report {
             out, json, days, ..
         } => runtime().and_then(|rt| {

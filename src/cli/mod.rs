@@ -15,6 +15,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod init;
+pub use init::{InitOptions, init};
+
 /// How a command ended; the only place exit codes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {

@@ -73,6 +73,18 @@ pub struct Batch {
     pub at_once: usize,
 }
 
+/// One top-level manifest entry `guardform init` writes: what a kind read, as the manifest
+/// would say it, with comments for what cannot be said exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitEntry {
+    /// The top-level manifest key (`detector`, `ip_lists`, ...).
+    pub key: String,
+    /// Its value, as YAML would hold it.
+    pub value: serde_json::Value,
+    /// Comment lines written above the key (what differs, what the first plan changes).
+    pub comments: Vec<String>,
+}
+
 /// A resource kind (or a group of closely related kinds that share their reads).
 pub trait Kind<C>: Send + Sync {
     /// The kind's name, for its state in the fingerprint.
@@ -98,6 +110,11 @@ pub trait Kind<C>: Send + Sync {
         state: &'a dyn State,
         changes: &'a [&'a Change],
     ) -> BoxFuture<'a, Vec<Outcome>>;
+    /// For `guardform init`: the manifest entries that reproduce what was read (read with a
+    /// manifest that names nothing of this kind). Kinds with nothing to adopt write nothing.
+    fn init(&self, _context: &C, _state: &dyn State) -> Vec<InitEntry> {
+        Vec::new()
+    }
     /// After every change has run: clean-up that depends on the outcomes; messages for people.
     fn finish<'a>(
         &'a self,
@@ -172,6 +189,15 @@ impl<C: Sync> Registry<C> {
     pub async fn read(&self, context: &C) -> Result<States, ReadError> {
         let reads = join_all(self.kinds.iter().map(|kind| kind.read(context))).await;
         reads.into_iter().collect::<Result<Vec<_>, _>>().map(States)
+    }
+
+    /// Every kind's `init` entries, in registry order.
+    pub fn init(&self, context: &C, states: &States) -> Vec<InitEntry> {
+        self.kinds
+            .iter()
+            .zip(&states.0)
+            .flat_map(|(kind, state)| kind.init(context, state.as_ref()))
+            .collect()
     }
 
     /// Every kind's plan, put together.

@@ -44,6 +44,34 @@ impl Kind<Context> for Export {
         Box::pin(async move { Ok(Box::new(read::read(context).await?) as Box<dyn State>) })
     }
 
+    /// `init` says what exports exist but writes no `export:`: the bucket's account and the
+    /// key's alias are not in what GuardDuty reports, and a guessed section could move the
+    /// findings.
+    fn init(&self, _context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
+        let state: &ExportState = state_of(state);
+        let mut comments = Vec::new();
+        for (region, destination) in &state.destinations {
+            comments.push(format!(
+                "{region}: findings are exported to {} (KMS key {}){}",
+                destination.destination_arn,
+                destination.kms_key_arn,
+                if destination.owned {
+                    "; guardform made it, and without `export:` the first plan removes it (with --allow-destroy)"
+                } else {
+                    "; guardform leaves it alone until you add `export:` (README: Findings export)"
+                }
+            ));
+        }
+        if comments.is_empty() {
+            return Vec::new();
+        }
+        vec![crate::engine::InitEntry {
+            key: "export".into(),
+            value: serde_json::Value::Null,
+            comments,
+        }]
+    }
+
     fn plan(&self, context: &Context, state: &dyn State) -> Planned {
         let state: &ExportState = state_of(state);
         let spec = section::of(&context.manifest);

@@ -3,6 +3,7 @@
 
 pub mod criteria;
 pub mod filter;
+pub mod init;
 pub mod read;
 pub mod section;
 pub mod state;
@@ -31,6 +32,10 @@ impl Kind<Context> for Filters {
         context: &'a Context,
     ) -> BoxFuture<'a, Result<Box<dyn State>, ReadError>> {
         Box::pin(async move { Ok(Box::new(read::read(context).await?) as Box<dyn State>) })
+    }
+
+    fn init(&self, _context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
+        init::init(state_of::<FiltersState>(state))
     }
 
     fn plan(&self, context: &Context, state: &dyn State) -> Planned {

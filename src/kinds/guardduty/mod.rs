@@ -4,6 +4,7 @@
 
 pub mod detector;
 pub mod features;
+pub mod init;
 pub mod malware_scan;
 pub mod member;
 pub mod org_config;
@@ -173,6 +174,10 @@ impl Kind<Context> for GuardDuty {
             }
             Ok(Box::new(state) as Box<dyn State>)
         })
+    }
+
+    fn init(&self, context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
+        init::init(context, state_of::<GuardDutyState>(state))
     }
 
     fn plan(&self, context: &Context, state: &dyn State) -> Planned {

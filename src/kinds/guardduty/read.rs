@@ -96,7 +96,7 @@ async fn member_features_batch(
 }
 
 /// Delegated administrators of the organization in `region`, with their status.
-async fn read_admins(
+pub async fn read_admins(
     aws: &Aws,
     management: &str,
     region: &str,

@@ -4,6 +4,7 @@
 
 pub mod bucket;
 pub mod deep_security;
+pub mod init;
 pub mod normalize;
 pub mod object;
 pub mod read;
@@ -46,6 +47,10 @@ impl Kind<Context> for IpLists {
         context: &'a Context,
     ) -> BoxFuture<'a, Result<Box<dyn State>, ReadError>> {
         Box::pin(async move { Ok(Box::new(read::read(context).await?) as Box<dyn State>) })
+    }
+
+    fn init(&self, context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
+        init::init(context, state_of::<state::IpListsState>(state))
     }
 
     fn plan(&self, context: &Context, state: &dyn State) -> Planned {
