@@ -112,6 +112,9 @@ enum Command {
         /// Overwrite FILE if it exists.
         #[arg(long)]
         force: bool,
+        /// The role guardform assumes in the other accounts [default: OrganizationAccountAccessRole].
+        #[arg(long, value_name = "NAME")]
+        member_role: Option<String>,
     },
     /// Render a saved plan.
     Show {
@@ -402,6 +405,7 @@ fn main() -> ExitCode {
             out,
             regions,
             force,
+            member_role,
         } => runtime().and_then(|rt| {
             rt.block_on(commands::init(
                 &global,
@@ -409,6 +413,7 @@ fn main() -> ExitCode {
                     out,
                     regions,
                     force,
+                    member_role,
                 },
             ))
         }),

@@ -431,6 +431,8 @@ fn caller(wanted: For, assumed: &BTreeSet<String>) -> Vec<Statement> {
             "organizations:ListAWSServiceAccessForOrganization",
             "organizations:ListDelegatedAdministrators",
             "guardduty:ListOrganizationAdminAccounts",
+            // `guardform init`: the Regions of the caller's account, where it looks.
+            "account:ListRegions",
             "guardduty:EnableOrganizationAdminAccount",
             "organizations:EnableAWSServiceAccess",
             "organizations:RegisterDelegatedAdministrator",

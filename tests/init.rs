@@ -221,6 +221,10 @@ for region in {REGIONS:?}:
     d = detector("222222222222", region)
     g.disassociate_members(DetectorId=d, AccountIds=["400000000001"])
     g.delete_members(DetectorId=d, AccountIds=["400000000001"])
+    # One account runs without EKS audit logs everywhere (a profile can say that) ...
+    g.update_member_detectors(DetectorId=d, AccountIds=["400000000003"],
+        Features=[{{"Name": "EKS_AUDIT_LOGS", "Status": "DISABLED"}}])
+# ... another in one Region only (no one setting says that).
 g = client("guardduty", "222222222222", "eu-west-1")
 g.update_member_detectors(DetectorId=detector("222222222222"), AccountIds=["400000000002"],
     Features=[{{"Name": "EKS_AUDIT_LOGS", "Status": "DISABLED"}}])
@@ -239,8 +243,13 @@ g.update_member_detectors(DetectorId=detector("222222222222"), AccountIds=["4000
         "the account that left is excluded, not re-enrolled:\n{manifest}"
     );
     assert!(
-        manifest.contains("members whose features differ from these (the first plan changes them to these): 400000000002"),
+        manifest.contains("members whose features are not the same in every Region (the first plan changes them to these or their profile's): 400000000002"),
         "{manifest}"
+    );
+    assert!(
+        manifest.contains("profiles:\n  as-found-1: { features: { EKS_AUDIT_LOGS: disabled } }\n")
+            && manifest.contains("assign: [{ profile: as-found-1, accounts: [\"400000000003\"] }]"),
+        "the account that differs everywhere gets a profile:\n{manifest}"
     );
     let plan = emulator.guardform(dir.path(), &["plan", "--json"]);
     plan.expect_code(0);
@@ -275,4 +284,63 @@ fn init_without_an_administrator_says_what_to_do() {
         "{}",
         bad.stderr
     );
+}
+
+#[test]
+fn the_full_example_inits_to_profiles_filters_and_lists_and_names_what_it_cannot_write() {
+    let emulator = Emulator::start();
+    emulator.seed(&["--accounts", "6"]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::root();
+    std::fs::copy(
+        root.join("manifests/full.yaml"),
+        dir.path().join("full.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("lists")).unwrap();
+    for entry in std::fs::read_dir(root.join("manifests/lists")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            dir.path().join("lists").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    emulator
+        .guardform(dir.path(), &["-m", "full.yaml", "apply", "--auto-approve"])
+        .expect_code(0);
+    let manifest = init(&emulator, dir.path(), &[]);
+    // The dev profile (other features, not enrolled in ap-southeast-2) comes back as a profile.
+    assert!(
+        manifest.contains("regions: { exclude: [ap-southeast-2] }")
+            && manifest.contains(
+                "assign: [{ profile: as-found-1, accounts: [\"400000000002\", \"400000000004\"] }]"
+            ),
+        "{manifest}"
+    );
+    for said in [
+        "init does not write `responses:`",
+        "findings are exported to arn:aws:s3:::acme-guardduty-findings/guardduty",
+        "name: known-scanner",
+        "name: phishing-domains, kind: threat_entities",
+    ] {
+        assert!(manifest.contains(said), "`{said}` missing:\n{manifest}");
+    }
+    let plan = emulator.guardform(dir.path(), &["plan", "--json"]);
+    plan.expect_code(0);
+    let changes = planned(&plan);
+    assert_eq!(changes, listed(&manifest), "{manifest}");
+    // What init cannot write (the export, the responses) is all the first plan would remove;
+    // GuardDuty itself, the profiles, filters and lists need nothing.
+    for address in &changes {
+        let kind = address.split('[').next().unwrap();
+        assert!(
+            kind == "guardduty.publishing_destination"
+                || kind == "iam.boundary_policy"
+                || ["iam.role", "sqs.queue", "lambda.", "events."]
+                    .iter()
+                    .any(|p| kind.starts_with(p)),
+            "{address} should need no change:\n{manifest}"
+        );
+    }
 }

@@ -83,10 +83,12 @@ fn printed_policies_allow_every_call_guardform_makes_and_plan_only_reads() {
         .unwrap();
     }
     let admin = "222222222222";
-    let runs: [(&str, &[&str]); 5] = [
+    let runs: [(&str, &[&str]); 6] = [
         ("plan", &["plan"]),
         ("apply", &["apply", "--auto-approve"]),
         ("plan", &["plan"]),
+        // init reads what plan reads, and the Regions of the caller's account.
+        ("plan", &["init", "--out", "init.yaml"]),
         ("sync", &["sync", "ip-lists", "--auto-approve"]),
         ("plan", &["report", "--out", "report.html"]),
     ];

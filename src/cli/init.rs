@@ -4,7 +4,9 @@
 //! second plans the written manifest, and what that plan would still change is written at the
 //! top, so `guardform plan` right after `init` holds no surprise.
 
-use super::{CommandError, ExitStatus, GlobalOptions, make_plan, out, read_world, say};
+use super::{
+    CommandError, ExitStatus, GlobalOptions, make_plan, out, print_stats, read_world_with, say,
+};
 use crate::cloud::aws::{Aws, AwsError, RoleSettings};
 use crate::engine::InitEntry;
 use crate::engine::plan::Plan;
@@ -24,6 +26,8 @@ pub struct InitOptions {
     pub regions: Vec<String>,
     /// Overwrite an existing file.
     pub force: bool,
+    /// The role assumed in the other accounts (default: OrganizationAccountAccessRole).
+    pub member_role: Option<String>,
 }
 
 /// How many of the first plan's changes the header lists.
@@ -251,11 +255,18 @@ pub async fn init(
             )));
         }
     }
+    let member_role = options
+        .member_role
+        .clone()
+        .unwrap_or_else(|| "OrganizationAccountAccessRole".into());
     let roles = RoleSettings {
-        member_role: "OrganizationAccountAccessRole".into(),
+        member_role: member_role.clone(),
         account_roles: BTreeMap::new(),
     };
-    let aws = Aws::connect(&global.connect, roles).await?;
+    let aws = std::sync::Arc::new(Aws::connect(&global.connect, roles).await?);
+    for note in aws.notes() {
+        say(global, &format!("warning: {note}"));
+    }
     let regions = if options.regions.is_empty() {
         enabled_regions(&aws).await?
     } else {
@@ -278,12 +289,12 @@ pub async fn init(
 
     // First read: what exists, for a manifest that names only the administrator.
     let probe = format!(
-        "version: 1\norganization:\n  delegated_admin: \"{admin}\"\naccounts:\n  include: {{ all: true }}\nregions:\n  include: [{}]\n",
+        "version: 1\norganization:\n  delegated_admin: \"{admin}\"\n  member_role: \"{member_role}\"\naccounts:\n  include: {{ all: true }}\nregions:\n  include: [{}]\n",
         admin_regions.join(", ")
     );
     let probe = loaded(&path, probe)
         .map_err(|why| CommandError::Refused(format!("init could not describe {admin}: {why}")))?;
-    let world = read_world(global, &probe).await?;
+    let world = read_world_with(global, &probe, aws.clone()).await?;
     let entries = world.registry.init(&world.context, &world.states);
     let organization = &world.context.discovery.organization;
     notes.extend(world.context.discovery.notes.iter().cloned());
@@ -310,7 +321,7 @@ pub async fn init(
             "init wrote a manifest guardform refuses (a bug; please report it): {why}\n{draft}"
         ))
     })?;
-    let world = read_world(global, &written).await?;
+    let world = read_world_with(global, &written, aws.clone()).await?;
     let plan = make_plan(&written, &world)?;
     header.extend(first_plan(&plan));
     let text = manifest_text(&header, &entries);
@@ -337,6 +348,7 @@ pub async fn init(
             ),
         );
     }
+    print_stats(global, &aws);
     Ok(ExitStatus::Success)
 }
 

@@ -243,6 +243,15 @@ async fn read_world(
     for note in aws.notes() {
         say(global, &format!("warning: {note}"));
     }
+    read_world_with(global, loaded, aws).await
+}
+
+/// [`read_world`] with clients already connected (their roles must be the manifest's).
+async fn read_world_with(
+    global: &GlobalOptions,
+    loaded: &LoadedManifest,
+    aws: Arc<Aws>,
+) -> Result<World, CommandError> {
     let manifest = loaded.manifest.clone();
     say(
         global,

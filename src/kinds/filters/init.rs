@@ -49,42 +49,48 @@ fn filter_value(filter: &FilterState) -> Value {
 }
 
 /// The `filters` entry (none when the administrator has no filters).
-pub fn init(state: &FiltersState) -> Vec<InitEntry> {
-    // Each name's most common form across Regions, in the order of its best rank.
-    let mut forms: BTreeMap<String, Vec<(i32, String)>> = BTreeMap::new();
-    for region in state.regions.values() {
+pub fn init(context: &crate::kinds::Context, state: &FiltersState) -> Vec<InitEntry> {
+    // Each name's most common form across the Regions written, in the order of its best rank.
+    let written: Vec<&super::state::RegionFilters> = state
+        .regions
+        .iter()
+        .filter(|(region, r)| context.discovery.regions.contains(region) && r.detector_id.is_some())
+        .map(|(_, r)| r)
+        .collect();
+    let mut forms: BTreeMap<String, Vec<(i32, Value)>> = BTreeMap::new();
+    for region in &written {
         for filter in &region.filters {
             forms
                 .entry(filter.name.clone())
                 .or_default()
-                .push((filter.rank, filter_value(filter).to_string()));
+                .push((filter.rank, filter_value(filter)));
         }
     }
     if forms.is_empty() {
         return Vec::new();
     }
-    let regions = state.regions.len();
+    let regions = written.len();
     let mut comments = Vec::new();
     let mut chosen: Vec<(i32, String, Value)> = Vec::new();
     for (name, found) in forms {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        // Compared as canonical text (GuardDuty answers criteria in its own order).
+        let mut counts: BTreeMap<String, (usize, &Value)> = BTreeMap::new();
         for (_, form) in &found {
-            *counts.entry(form.as_str()).or_default() += 1;
+            counts
+                .entry(crate::kinds::canonical_text(form))
+                .or_insert((0, form))
+                .0 += 1;
         }
-        let (form, count) = counts
-            .iter()
-            .max_by_key(|(_, n)| **n)
-            .map(|(f, n)| (*f, *n))
-            .unwrap_or_default();
+        let Some((count, form)) = counts.values().max_by_key(|(n, _)| *n).copied() else {
+            continue;
+        };
         if count < regions || counts.len() > 1 {
             comments.push(format!(
                 "filter `{name}` is not the same in every Region; the first plan makes it this everywhere"
             ));
         }
         let rank = found.iter().map(|(r, _)| *r).min().unwrap_or_default();
-        if let Ok(value) = serde_json::from_str(form) {
-            chosen.push((rank, name, value));
-        }
+        chosen.push((rank, name, form.clone()));
     }
     chosen.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     vec![InitEntry {

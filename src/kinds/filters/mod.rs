@@ -34,8 +34,8 @@ impl Kind<Context> for Filters {
         Box::pin(async move { Ok(Box::new(read::read(context).await?) as Box<dyn State>) })
     }
 
-    fn init(&self, _context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
-        init::init(state_of::<FiltersState>(state))
+    fn init(&self, context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
+        init::init(context, state_of::<FiltersState>(state))
     }
 
     fn plan(&self, context: &Context, state: &dyn State) -> Planned {

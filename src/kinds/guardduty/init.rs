@@ -10,6 +10,9 @@ use crate::manifest::catalog;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// At most this many profiles are written for members that differ; beyond, a comment.
+const MAX_PROFILES: usize = 8;
+
 /// The most common of `values` (the first in order on a tie), with how many had it.
 fn most_common<T: Ord + Clone>(values: impl IntoIterator<Item = T>) -> Option<(T, usize)> {
     let mut counts: BTreeMap<T, usize> = BTreeMap::new();
@@ -251,39 +254,112 @@ pub fn init(context: &Context, state: &GuardDutyState) -> Vec<InitEntry> {
     .and_then(|(v, _)| serde_json::from_str::<Value>(&v).ok())
     .unwrap_or_else(|| json!(members_setting));
 
-    // Accounts: members of the administrator (enabled) in any Region.
-    let mut enrolled: BTreeSet<&str> = BTreeSet::new();
-    let mut partial: BTreeSet<&str> = BTreeSet::new();
-    let mut differing: BTreeSet<&str> = BTreeSet::new();
+    // Accounts: members of the administrator (enabled) in any Region, with the named
+    // features each has in each Region where it is one.
     let admin_features = chosen
         .as_ref()
         .map(|((f, _, _), _)| f.clone())
         .unwrap_or_default();
+    let named = |features: &BTreeMap<String, FeatureState>| -> BTreeMap<String, FeatureState> {
+        feature_map
+            .keys()
+            .filter_map(|n| features.get(n).map(|f| (n.clone(), f.clone())))
+            .collect()
+    };
+    let admin_named = named(&admin_features);
+    type Seen<'s> = Vec<(&'s str, Option<BTreeMap<String, FeatureState>>)>;
+    let mut seen: BTreeMap<&str, Seen<'_>> = BTreeMap::new();
     for region in &regions {
         for (account, member) in &state.regions[*region].members {
             if member.relationship_status != "Enabled" || member.administrator_id != admin {
                 continue;
             }
-            enrolled.insert(account);
-            if let Some(features) = &member.features
-                && feature_map
-                    .keys()
-                    .any(|name| features.get(name) != admin_features.get(name))
-            {
-                differing.insert(account);
-            }
+            seen.entry(account)
+                .or_default()
+                .push((region, member.features.as_deref().map(named)));
         }
     }
-    for region in &regions {
-        for account in &enrolled {
-            let here = state.regions[*region]
-                .members
-                .get(*account)
-                .is_some_and(|m| m.relationship_status == "Enabled");
-            if !here {
-                partial.insert(account);
-            }
+    let enrolled: BTreeSet<&str> = seen.keys().copied().collect();
+    // What sets each member apart from `detector:`: other features, Regions it is not in.
+    type Signature = (BTreeMap<String, FeatureState>, Vec<String>);
+    let mut groups: BTreeMap<Signature, Vec<&str>> = BTreeMap::new();
+    let mut differing: BTreeSet<&str> = BTreeSet::new();
+    for (account, found) in &seen {
+        let excluded: Vec<String> = regions
+            .iter()
+            .filter(|r| !found.iter().any(|(here, _)| here == *r))
+            .map(|r| r.to_string())
+            .collect();
+        // On a tie between Regions, the administrator's features win (no profile for it).
+        let mut candidates: Vec<BTreeMap<String, FeatureState>> =
+            found.iter().filter_map(|(_, f)| f.clone()).collect();
+        candidates.sort_by_key(|f| *f != admin_named);
+        let Some((features, alike)) = most_common(candidates) else {
+            continue;
+        };
+        if alike < found.len() || features.len() < admin_named.len() {
+            // Not one setting in every Region, or a named feature it lacks: the plan aligns it.
+            differing.insert(account);
         }
+        let overrides: BTreeMap<String, FeatureState> = features
+            .into_iter()
+            .filter(|(name, f)| admin_named.get(name) != Some(f))
+            .collect();
+        if !overrides.is_empty() || !excluded.is_empty() {
+            groups
+                .entry((overrides, excluded))
+                .or_default()
+                .push(account);
+        }
+    }
+    let mut profiles = Map::new();
+    let mut assign = Vec::new();
+    let mut profile_comments = Vec::new();
+    if groups.len() <= MAX_PROFILES {
+        for (index, ((overrides, excluded), accounts)) in groups.iter().enumerate() {
+            let name = format!("as-found-{}", index + 1);
+            let mut profile = Map::new();
+            if !overrides.is_empty() {
+                profile.insert(
+                    "features".into(),
+                    Value::Object(features_value(overrides, &mut Vec::new())),
+                );
+            }
+            if !excluded.is_empty() {
+                profile.insert("regions".into(), json!({"exclude": excluded}));
+            }
+            profile_comments.push(format!(
+                "{name}: {} account(s){}{}",
+                accounts.len(),
+                if overrides.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " whose {} differ from `detector:`",
+                        overrides.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                },
+                if excluded.is_empty() {
+                    String::new()
+                } else {
+                    format!(", not members in {}", excluded.join(", "))
+                }
+            ));
+            profiles.insert(name.clone(), Value::Object(profile));
+            assign.push(json!({"profile": name, "accounts": accounts}));
+        }
+    } else {
+        differing.extend(groups.values().flatten().copied());
+        detector_comments.push(format!(
+            "members fall into {} different feature sets; more than {MAX_PROFILES} are not written as profiles",
+            groups.len()
+        ));
+    }
+    if !profile_comments.is_empty() {
+        profile_comments.insert(
+            0,
+            "Members as they are, where they differ from `detector:` (rename these profiles, or assign them by OU):".into(),
+        );
     }
     let active: Vec<&str> = discovery
         .organization
@@ -315,23 +391,21 @@ pub fn init(context: &Context, state: &GuardDutyState) -> Vec<InitEntry> {
         ));
         json!({"include": {"all": true}, "exclude": {"ids": missing}})
     };
-    if !partial.is_empty() {
-        account_comments.push(format!(
-            "members in some Regions only (the first plan enrols them in the rest): {}",
-            partial.iter().copied().collect::<Vec<_>>().join(", ")
-        ));
-    }
     if !differing.is_empty() {
         detector_comments.push(format!(
-            "members whose features differ from these (the first plan changes them to these): {}",
+            "members whose features are not the same in every Region (the first plan changes them to these or their profile's): {}",
             differing.iter().copied().collect::<Vec<_>>().join(", ")
         ));
     }
 
     let mut organization = Map::new();
     organization.insert("delegated_admin".into(), json!(admin));
+    let role = &context.manifest.organization.member_role;
+    if role != "OrganizationAccountAccessRole" {
+        organization.insert("member_role".into(), json!(role));
+    }
     organization.insert("auto_enable".into(), auto_enable);
-    vec![
+    let mut entries = vec![
         InitEntry {
             key: "organization".into(),
             value: Value::Object(organization),
@@ -352,5 +426,18 @@ pub fn init(context: &Context, state: &GuardDutyState) -> Vec<InitEntry> {
             value: Value::Object(detector),
             comments: detector_comments,
         },
-    ]
+    ];
+    if !profiles.is_empty() {
+        entries.push(InitEntry {
+            key: "profiles".into(),
+            value: Value::Object(profiles),
+            comments: profile_comments,
+        });
+        entries.push(InitEntry {
+            key: "assign".into(),
+            value: Value::Array(assign),
+            comments: Vec::new(),
+        });
+    }
+    entries
 }

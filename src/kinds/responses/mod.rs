@@ -76,6 +76,32 @@ impl Kind<Context> for Responses {
         Box::pin(async move { Ok(Box::new(read::read(context).await?) as Box<dyn State>) })
     }
 
+    /// `init` names guardform's response wiring but writes no `responses:`: a response's
+    /// bundle, environment and secrets are not read back from Lambda.
+    fn init(&self, _context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
+        let state: &ResponsesKindState = state_of(state);
+        let rules: BTreeSet<&str> = state
+            .regions
+            .values()
+            .flat_map(|r| r.rules.keys().map(String::as_str))
+            .collect();
+        if rules.is_empty() {
+            return Vec::new();
+        }
+        vec![crate::engine::InitEntry {
+            key: "responses".into(),
+            value: serde_json::Value::Null,
+            comments: vec![
+                format!(
+                    "guardform's response wiring exists ({}), but init does not write `responses:`",
+                    rules.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                "(bundles, env and secrets are not read back): add them from the manifest that made them,".into(),
+                "or the first plan removes them (with --allow-destroy).".into(),
+            ],
+        }]
+    }
+
     fn plan(&self, context: &Context, state: &dyn State) -> Planned {
         let state: &ResponsesKindState = state_of(state);
         let admin = context.discovery.delegated_admin.as_str();
