@@ -545,11 +545,19 @@ fn action_installs_the_verified_release_then_plans_and_applies() {
         summary.contains("### guardform apply: `guardform.yaml` (succeeded)"),
         "{summary}"
     );
+    // What the plan said is what was applied, in the log and in the job summary.
+    let to_add = summary_line
+        .trim_start_matches("Plan: ")
+        .split(' ')
+        .next()
+        .unwrap();
+    let complete = format!("Apply complete! Resources: {to_add} added, 0 changed, 0 destroyed.");
     assert!(
-        String::from_utf8_lossy(&output.stdout).contains("guardform apply"),
+        String::from_utf8_lossy(&output.stdout).contains(&complete),
         "{}",
         text(&output)
     );
+    assert!(summary.contains(&complete), "{summary}");
 
     // plan again: nothing left to do.
     let (outputs, summary, _) = step("plan");
@@ -565,6 +573,11 @@ fn action_installs_the_verified_release_then_plans_and_applies() {
         "{}",
         text(&output)
     );
+
+    // sync: the scheduled lists job; this manifest has no lists, so there is nothing to do.
+    let (outputs, _, output) = step("sync");
+    assert_eq!(outputs["exitcode"], "0", "{}", text(&output));
+    assert!(!outputs.contains_key("plan-file"));
 
     // An invalid manifest stops the job at validate, before any plan.
     std::fs::write(
