@@ -535,7 +535,15 @@ fn action_installs_the_verified_release_then_plans_and_applies() {
         summary.contains(&summary_line),
         "the job summary lacks `{summary_line}`:\n{summary}"
     );
+    // The summary is `guardform show FILE --format markdown`: its summary line first, then
+    // collapsed sections.
     let markdown = std::fs::read_to_string(&outputs["markdown-file"]).unwrap();
+    assert_eq!(
+        markdown.lines().next().unwrap(),
+        format!("**{summary_line}**"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("<details>"), "{markdown}");
     assert!(summary.contains(markdown.trim()), "{summary}");
 
     // apply: plans again and applies exactly that plan.
@@ -563,6 +571,7 @@ fn action_installs_the_verified_release_then_plans_and_applies() {
     let (outputs, summary, _) = step("plan");
     assert_eq!(outputs["exitcode"], "0", "{outputs:?}\n{summary}");
     assert_eq!(outputs["has-changes"], "false");
+    assert!(summary.contains("**No changes.**"), "{summary}");
     assert!(!summary.contains("to add"), "{summary}");
 
     // apply with no changes applies nothing and succeeds.
