@@ -546,6 +546,29 @@ fn action_installs_the_verified_release_then_plans_and_applies() {
     assert!(markdown.contains("<details>"), "{markdown}");
     assert!(summary.contains(markdown.trim()), "{summary}");
 
+    // With `comment: true` on a pull request, that Markdown becomes the PR's comment.
+    let (github, github_state) = github_api(runner.dir.path(), "t0ken", &Value::Array(vec![]));
+    let event = runner.file("event.json");
+    std::fs::write(&event, r#"{"pull_request": {"number": 7}}"#).unwrap();
+    let output = comment_step(
+        Path::new(&outputs["markdown-file"]),
+        "true",
+        &github.url,
+        "t0ken",
+        &event,
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let comments = read_json(&github_state)["comments"].clone();
+    assert_eq!(comments.as_array().unwrap().len(), 1, "{comments}");
+    let comment_id = comments[0]["id"].clone();
+    assert!(
+        comments[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("**{summary_line}**")),
+        "{comments}"
+    );
+
     // apply: plans again and applies exactly that plan.
     let (outputs, summary, output) = step("apply");
     assert_eq!(outputs["has-changes"], "true");
@@ -573,6 +596,25 @@ fn action_installs_the_verified_release_then_plans_and_applies() {
     assert_eq!(outputs["has-changes"], "false");
     assert!(summary.contains("**No changes.**"), "{summary}");
     assert!(!summary.contains("to add"), "{summary}");
+    // ... and the PR's comment says so, in place.
+    let output = comment_step(
+        Path::new(&outputs["markdown-file"]),
+        "false",
+        &github.url,
+        "t0ken",
+        &event,
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let comments = read_json(&github_state)["comments"].clone();
+    assert_eq!(comments.as_array().unwrap().len(), 1, "{comments}");
+    assert_eq!(comments[0]["id"], comment_id);
+    let body = comments[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("### guardform plan: `infra/guardform.yaml` (no changes)"),
+        "{body}"
+    );
+    assert!(body.contains("**No changes.**"), "{body}");
+    assert!(!body.contains("to add"), "{body}");
 
     // apply with no changes applies nothing and succeeds.
     let (outputs, _, output) = step("apply");
@@ -771,6 +813,36 @@ fn github_api(dir: &Path, token: &str, seed: &Value) -> (Server, PathBuf) {
     (server, state)
 }
 
+/// Runs scripts/action/comment.py as the action's comment step does, for a pull request of
+/// acme/guardduty whose event is `event`, the manifest being infra/guardform.yaml.
+fn comment_step(
+    markdown: &Path,
+    has_changes: &str,
+    api: &str,
+    token: &str,
+    event: &Path,
+) -> Output {
+    Command::new(python())
+        .arg(root().join("scripts/action/comment.py"))
+        .env("GUARDFORM_MARKDOWN_FILE", markdown)
+        .env("GUARDFORM_MANIFEST", "guardform.yaml")
+        .env("GUARDFORM_WORKING_DIRECTORY", "infra")
+        .env("GUARDFORM_HAS_CHANGES", has_changes)
+        .env("GITHUB_TOKEN", token)
+        .env("GITHUB_API_URL", api)
+        .env("GITHUB_REPOSITORY", "acme/guardduty")
+        .env("GITHUB_EVENT_PATH", event)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_RUN_ID", "42")
+        .env("GITHUB_SHA", "0123456789abcdef0123")
+        .output()
+        .expect("running comment.py")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[test]
 fn the_pr_comment_is_created_once_then_updated_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -788,30 +860,14 @@ fn the_pr_comment_is_created_once_then_updated_in_place() {
     seed.push(serde_json::json!({"id": 502, "issue": 8, "body": format!("{marker}\nanother PR"), "user": {"login": "github-actions[bot]"}}));
     let seed = Value::Array(seed);
     let (server, state_file) = github_api(dir.path(), "t0ken", &seed);
-    let state = || -> Value {
-        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap()
-    };
+    let state = || read_json(&state_file);
 
     let event = dir.path().join("event.json");
     std::fs::write(&event, r#"{"pull_request": {"number": 7}}"#).unwrap();
     let markdown = dir.path().join("plan.md");
     let comment = |plan: &str, token: &str, event: &Path| {
         std::fs::write(&markdown, plan).unwrap();
-        Command::new(python())
-            .arg(root().join("scripts/action/comment.py"))
-            .env("GUARDFORM_MARKDOWN_FILE", &markdown)
-            .env("GUARDFORM_MANIFEST", "guardform.yaml")
-            .env("GUARDFORM_WORKING_DIRECTORY", "infra")
-            .env("GUARDFORM_HAS_CHANGES", "true")
-            .env("GITHUB_TOKEN", token)
-            .env("GITHUB_API_URL", &server.url)
-            .env("GITHUB_REPOSITORY", "acme/guardduty")
-            .env("GITHUB_EVENT_PATH", event)
-            .env("GITHUB_SERVER_URL", "https://github.com")
-            .env("GITHUB_RUN_ID", "42")
-            .env("GITHUB_SHA", "0123456789abcdef0123")
-            .output()
-            .expect("running comment.py")
+        comment_step(&markdown, "true", &server.url, token, event)
     };
     let others = |state: &Value| -> Vec<Value> {
         state["comments"]
