@@ -1028,6 +1028,16 @@ fn invalid_cases() -> Vec<(&'static str, String)> {
             response("{ name: a, when: {}, run: { bundle: slack-notify, memory: 64 } }"),
         ),
         (
+            "response-timeout-fraction",
+            response("{ name: a, when: {}, run: { bundle: slack-notify, timeout: 60.5 } }"),
+        ),
+        (
+            "response-retry-fraction",
+            response(
+                "{ name: a, when: {}, send_to: { sns: \"arn:aws:sns:us-east-1:222222222222:soc\" }, retry: { maximum_attempts: 2.5 } }",
+            ),
+        ),
+        (
             "response-secret-not-arn",
             response(
                 "{ name: a, when: {}, run: { bundle: slack-notify, secrets: { SLACK_WEBHOOK_URL: not-an-arn } } }",

@@ -914,6 +914,27 @@ impl Checker {
         }
     }
 
+    /// A whole number from `min` to `max` (`60.5` is an error, not 60).
+    pub fn whole_number(&mut self, node: &Node, what: &str, min: u32, max: u32) -> Option<u32> {
+        let value = node.as_scalar().and_then(|t| t.parse::<u32>().ok());
+        match value {
+            Some(v) if (min..=max).contains(&v) => Some(v),
+            _ => {
+                self.error(
+                    Diagnostic::error(
+                        Some(node.position),
+                        format!(
+                            "{what}: expected a whole number from {min} to {max}, found `{}`",
+                            node.as_scalar().unwrap_or(node.kind_name())
+                        ),
+                    )
+                    .expected(format!("a whole number from {min} to {max}")),
+                );
+                None
+            }
+        }
+    }
+
     pub fn arn(&mut self, node: &Node, what: &str, service: &str) -> Option<String> {
         let text = self.string(node, what)?;
         let parts: Vec<&str> = text.splitn(6, ':').collect();

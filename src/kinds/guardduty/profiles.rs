@@ -165,10 +165,11 @@ impl Section for ProfilesSection {
         let mut ok = true;
         let mut found = Profiles::default();
         if let Some(node) = top.get("profiles") {
-            match profiles(checker, node) {
-                Some(profiles) => found.profiles = profiles,
-                None => ok = false,
-            }
+            // Profiles with problems are still known by name, so assignments to them are not
+            // reported as assignments to nothing.
+            let (profiles, valid) = profiles(checker, node);
+            found.profiles = profiles;
+            ok &= valid;
         }
         if let Some(node) = top.get("assign") {
             match assignments(checker, node, &found.profiles) {
@@ -229,13 +230,15 @@ impl Section for ProfilesSection {
     }
 }
 
-fn profiles(checker: &mut Checker, node: &Node) -> Option<BTreeMap<String, Profile>> {
+/// The profiles whose names are valid (with what of their settings is), and whether every
+/// profile is.
+fn profiles(checker: &mut Checker, node: &Node) -> (BTreeMap<String, Profile>, bool) {
     let Value::Mapping(pairs) = &node.value else {
         if node.is_null() {
-            return Some(BTreeMap::new());
+            return (BTreeMap::new(), true);
         }
         checker.type_error(node, "`profiles`", "a mapping of profile names to settings");
-        return None;
+        return (BTreeMap::new(), false);
     };
     let mut out = BTreeMap::new();
     let mut ok = true;
@@ -260,6 +263,7 @@ fn profiles(checker: &mut Checker, node: &Node) -> Option<BTreeMap<String, Profi
         let what = format!("profile `{name}`");
         let Some(entries) = checker.mapping(value, "profiles.*", &what) else {
             ok = false;
+            out.insert(name, Profile::default());
             continue;
         };
         let mut profile = Profile::default();
@@ -291,7 +295,7 @@ fn profiles(checker: &mut Checker, node: &Node) -> Option<BTreeMap<String, Profi
         }
         out.insert(name, profile);
     }
-    ok.then_some(out)
+    (out, ok)
 }
 
 fn assignments(
@@ -381,14 +385,26 @@ fn assignments(
                 ok = false;
             }
         }
-        if assignment.ous.is_empty() && assignment.accounts.is_empty() {
+        // Named but invalid ids or OUs are reported on their own, not as naming nothing.
+        let names_items = |key: &str| {
+            entries
+                .get(key)
+                .is_some_and(|n| matches!(&n.value, Value::Sequence(items) if !items.is_empty()))
+        };
+        if assignment.ous.is_empty()
+            && assignment.accounts.is_empty()
+            && !names_items("ous")
+            && !names_items("accounts")
+        {
             checker.error(
                 Diagnostic::error(
                     Some(item.position),
-                    format!(
-                        "the `assign:` entry for `{}` names no OU and no account",
-                        assignment.profile
-                    ),
+                    match entries.get("profile").and_then(|n| n.as_scalar()) {
+                        Some(name) => {
+                            format!("the `assign:` entry for `{name}` names no OU and no account")
+                        }
+                        None => "the `assign:` entry names no OU and no account".to_string(),
+                    },
                 )
                 .expected("`ous: [...]` and/or `accounts: [...]`"),
             );

@@ -293,14 +293,10 @@ fn response(
     if let Some(retry) = entries.get("retry") {
         let retry_entries = checker.mapping(retry, "responses.*.retry", "`retry`")?;
         if let Some(n) = retry_entries.get("maximum_attempts") {
-            attempts = checker
-                .number(n, "`retry.maximum_attempts`", 0.0, 185.0)
-                .map(|v| v as u32);
+            attempts = checker.whole_number(n, "`retry.maximum_attempts`", 0, 185);
         }
         if let Some(n) = retry_entries.get("maximum_event_age") {
-            age = checker
-                .number(n, "`retry.maximum_event_age` (seconds)", 60.0, 86400.0)
-                .map(|v| v as u32);
+            age = checker.whole_number(n, "`retry.maximum_event_age` (seconds)", 60, 86400);
         }
     }
     if let (Some(name), Some(action)) = (&name, &action) {
@@ -547,12 +543,10 @@ fn run(
     }
     let timeout = entries
         .get("timeout")
-        .and_then(|n| checker.number(n, "`run.timeout` (seconds)", 1.0, 900.0))
-        .map(|v| v as u32);
+        .and_then(|n| checker.whole_number(n, "`run.timeout` (seconds)", 1, 900));
     let memory = entries
         .get("memory")
-        .and_then(|n| checker.number(n, "`run.memory` (MB)", 128.0, 10240.0))
-        .map(|v| v as u32);
+        .and_then(|n| checker.whole_number(n, "`run.memory` (MB)", 128, 10240));
     Some(RunSpec {
         bundle: bundle?,
         env,
