@@ -7,19 +7,8 @@ use std::path::Path;
 
 /// Python prelude for out-of-band changes: `client(service, account, region)` with the
 /// account's credentials obtained through a real STS AssumeRole, as another tool would.
-const PY: &str = r#"
-import boto3, os, json
-E = os.environ["ENDPOINT"]
-def client(service, account, region="eu-west-1"):
-    creds = {}
-    if account != "123456789012":
-        sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
-        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
-        creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
-    return boto3.client(service, endpoint_url=E, region_name=region, **creds)
-def detector(account, region="eu-west-1"):
-    return client("guardduty", account, region).list_detectors()["DetectorIds"][0]
-"#;
+/// boto3 clients as each account (out-of-band changes, as another tool makes them).
+const PY: &str = common::PY_CLIENT;
 
 const MANIFEST: &str = r#"version: 1
 organization:

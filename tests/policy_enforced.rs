@@ -186,6 +186,20 @@ fn the_demo_organization_applies_plans_and_syncs_with_exactly_the_printed_polici
     common::run_guardform(dir.path(), &["plan", "--detailed-exitcode"], &deployer).expect_code(0);
     common::run_guardform(dir.path(), &["report", "--out", "report.html"], &deployer)
         .expect_code(0);
+    // init reads what plan reads (and the caller's Regions): the plan policy is enough.
+    common::run_guardform(
+        dir.path(),
+        &[
+            "init",
+            "--out",
+            "init.yaml",
+            "--regions",
+            "us-east-1,eu-west-1,ap-southeast-2",
+        ],
+        &deployer,
+    )
+    .expect_code(0);
+    common::run_guardform(dir.path(), &["init", "--out", "-"], &deployer).expect_code(0);
     enforce(&emulator, &policies(dir.path(), "sync"), false);
     common::run_guardform(
         dir.path(),

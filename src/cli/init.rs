@@ -159,32 +159,13 @@ fn loaded(path: &Path, text: String) -> Result<LoadedManifest, String> {
 /// Every Region enabled in the caller's account.
 async fn enabled_regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
     let caller = aws.caller_account().to_string();
-    let mut regions = Vec::new();
-    let mut pages = aws
-        .account(&caller)
-        .list_regions()
-        .max_results(50)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            AwsError::new(
-                format!("listing the Regions of {caller} (account:ListRegions)"),
-                e,
-            )
-        })?;
-        for region in page.regions() {
-            let status = region.region_opt_status().map(|s| s.as_str()).unwrap_or("");
-            if let (Some(name), true) = (
-                region.region_name(),
-                matches!(status, "ENABLED" | "ENABLED_BY_DEFAULT"),
-            ) {
-                regions.push(name.to_string());
-            }
-        }
-    }
-    regions.sort();
-    Ok(regions)
+    let statuses =
+        crate::cloud::discover::region_statuses(aws, &caller, "the caller's account").await?;
+    Ok(statuses
+        .into_iter()
+        .filter(|(_, status)| crate::cloud::discover::is_enabled(status))
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// The GuardDuty administrator of most `regions`, and the Regions it administers.

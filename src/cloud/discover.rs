@@ -338,14 +338,16 @@ pub fn select_members(
     Ok((members, notes))
 }
 
-async fn select_regions(
+/// Every Region `account` lists, with its opt-in status (`ENABLED_BY_DEFAULT`, `ENABLED`,
+/// `DISABLED`, ...); `whose` names the account in errors.
+pub async fn region_statuses(
     aws: &Aws,
-    manifest: &Manifest,
-) -> Result<(Vec<String>, Vec<String>, Vec<String>), AwsError> {
-    let admin = &manifest.organization.delegated_admin;
+    account: &str,
+    whose: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
     let mut statuses: BTreeMap<String, String> = BTreeMap::new();
     let mut pages = aws
-        .account(admin)
+        .account(account)
         .list_regions()
         .max_results(50)
         .into_paginator()
@@ -353,9 +355,7 @@ async fn select_regions(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
             AwsError::new(
-                format!(
-                    "listing the Regions of the administrator account {admin} (account:ListRegions)"
-                ),
+                format!("listing the Regions of {whose} {account} (account:ListRegions)"),
                 e,
             )
         })?;
@@ -371,7 +371,21 @@ async fn select_regions(
             }
         }
     }
-    let enabled = |status: &str| matches!(status, "ENABLED" | "ENABLED_BY_DEFAULT");
+    Ok(statuses)
+}
+
+/// Whether a Region status from [`region_statuses`] means the Region can be used.
+pub fn is_enabled(status: &str) -> bool {
+    matches!(status, "ENABLED" | "ENABLED_BY_DEFAULT")
+}
+
+async fn select_regions(
+    aws: &Aws,
+    manifest: &Manifest,
+) -> Result<(Vec<String>, Vec<String>, Vec<String>), AwsError> {
+    let admin = &manifest.organization.delegated_admin;
+    let statuses = region_statuses(aws, admin, "the administrator account").await?;
+    let enabled = is_enabled;
     let mut notes = Vec::new();
     let candidates: Vec<String> = match &manifest.regions.include {
         RegionInclude::AllEnabled => statuses

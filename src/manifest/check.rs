@@ -895,40 +895,32 @@ impl Checker {
     }
 
     pub fn number(&mut self, node: &Node, what: &str, min: f64, max: f64) -> Option<f64> {
-        let value = node.as_scalar().and_then(|t| t.parse::<f64>().ok());
-        match value {
-            Some(v) if (min..=max).contains(&v) => Some(v),
-            _ => {
-                self.error(
-                    Diagnostic::error(
-                        Some(node.position),
-                        format!(
-                            "{what}: expected a number from {min} to {max}, found `{}`",
-                            node.as_scalar().unwrap_or(node.kind_name())
-                        ),
-                    )
-                    .expected(format!("a number from {min} to {max}")),
-                );
-                None
-            }
-        }
+        self.bounded(node, what, min, max, "a number")
     }
 
     /// A whole number from `min` to `max` (`60.5` is an error, not 60).
     pub fn whole_number(&mut self, node: &Node, what: &str, min: u32, max: u32) -> Option<u32> {
-        let value = node.as_scalar().and_then(|t| t.parse::<u32>().ok());
+        self.bounded(node, what, min, max, "a whole number")
+    }
+
+    /// A scalar that parses as `T` within `min..=max`; else an error saying `kind` was wanted.
+    fn bounded<T>(&mut self, node: &Node, what: &str, min: T, max: T, kind: &str) -> Option<T>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        let value = node.as_scalar().and_then(|t| t.parse::<T>().ok());
         match value {
-            Some(v) if (min..=max).contains(&v) => Some(v),
+            Some(v) if min <= v && v <= max => Some(v),
             _ => {
                 self.error(
                     Diagnostic::error(
                         Some(node.position),
                         format!(
-                            "{what}: expected a whole number from {min} to {max}, found `{}`",
+                            "{what}: expected {kind} from {min} to {max}, found `{}`",
                             node.as_scalar().unwrap_or(node.kind_name())
                         ),
                     )
-                    .expected(format!("a whole number from {min} to {max}")),
+                    .expected(format!("{kind} from {min} to {max}")),
                 );
                 None
             }

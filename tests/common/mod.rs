@@ -199,15 +199,20 @@ impl Run {
 }
 
 /// Python for `Emulator::boto3` scripts: `client(service, account, region)` acting as
-/// `account` through sts:AssumeRole, as another tool (or a person in the console) would.
+/// `account` (the management account directly, others through sts:AssumeRole), as another
+/// tool (or a person in the console) would, and `detector(account, region)`.
 pub const PY_CLIENT: &str = r#"
 import boto3, os, json
 E = os.environ["ENDPOINT"]
 def client(service, account="222222222222", region="eu-west-1"):
-    sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
-    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
-    creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    creds = {}
+    if account != "123456789012":
+        sts = boto3.client("sts", endpoint_url=E, region_name="us-east-1")
+        c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="oob")["Credentials"]
+        creds = dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
     return boto3.client(service, endpoint_url=E, region_name=region, **creds)
+def detector(account, region="eu-west-1"):
+    return client("guardduty", account, region).list_detectors()["DetectorIds"][0]
 "#;
 
 /// Runs the guardform binary in `dir` with fake credentials and extra environment.
