@@ -17,6 +17,9 @@ builds each service's app on first use), so no timed run pays for start-up.
   --report         also time `guardform report` after the no-op plan (the plan's reads, the OU
                    tree, finding statistics and runtime coverage per Region), with --findings
                    findings (default 2,000) seeded over the accounts and Regions first.
+  --init           also time `guardform init` after the no-op plan (looks for the administrator
+                   in every enabled Region, reads the organization, writes the manifest, then
+                   plans it: two full reads).
 
 Figures and the exact command are written to BENCHMARKS.md (one section per configuration,
 replaced when rerun).
@@ -217,6 +220,7 @@ def main() -> int:
     p.add_argument("--plan-only", action="store_true",
                    help="time only the no-op plan; converge first with one untimed apply straight to the emulator")
     p.add_argument("--report", action="store_true", help="also time `guardform report` after the no-op plan")
+    p.add_argument("--init", action="store_true", help="also time `guardform init` after the no-op plan")
     p.add_argument("--findings", type=int, default=2000, help="findings seeded for --report (default 2000)")
     p.add_argument("--debug", action="store_true", help="benchmark the debug build (default: release)")
     p.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
@@ -302,6 +306,11 @@ def main() -> int:
         if args.report:
             report = run_timed([str(binary), "report", "--out", str(work / "report.html"), *timed], env, work, servers)
             log(f"report: {report['wall']:.2f} s, {report['total']} calls")
+        initialised = None
+        if args.init:
+            initialised = run_timed([str(binary), "init", "--out", str(work / "init.yaml"), "--force", *timed],
+                                    env, work, servers)
+            log(f"init: {initialised['wall']:.2f} s, {initialised['total']} calls")
         members = guardduty_members(endpoint, regions[0])
     finally:
         for process in processes:
@@ -313,7 +322,8 @@ def main() -> int:
                 process.kill()
                 process.wait()
 
-    runs = ([("apply from nothing", apply)] if apply else []) + [("no-op plan", noop)] + ([("report", report)] if report else [])
+    runs = (([("apply from nothing", apply)] if apply else []) + [("no-op plan", noop)]
+            + ([("report", report)] if report else []) + ([("init", initialised)] if initialised else []))
     active = 1 + sum(1 for a in organization["accounts"] if a["status"] == "ACTIVE")  # + the management account
     account_regions = (members + 1) * args.regions  # the members and the administrator
     called = {op.split(".", 1)[0] for _, r in runs for op in r["calls"]}
@@ -340,6 +350,7 @@ def main() -> int:
         + (f", {args.latency_ms} ms injected latency" if args.latency_ms else "")
         + (", no-op plan only" if args.plan_only else "")
         + (f", report over {args.findings} findings" if args.report else "")
+        + (", init" if args.init else "")
         + (f", parallelism {args.parallelism}" if args.parallelism != 32 else "")
         + f" ({profile} build)",
         "",

@@ -115,6 +115,9 @@ enum Command {
         /// The role guardform assumes in the other accounts [default: OrganizationAccountAccessRole].
         #[arg(long, value_name = "NAME")]
         member_role: Option<String>,
+        /// Regions read at once.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
+        parallelism: u16,
     },
     /// Render a saved plan.
     Show {
@@ -339,6 +342,7 @@ fn main() -> ExitCode {
     let parallelism = match &cli.command {
         Command::Plan { parallelism, .. }
         | Command::Report { parallelism, .. }
+        | Command::Init { parallelism, .. }
         | Command::Apply { parallelism, .. }
         | Command::Sync {
             what: SyncWhat::IpLists { parallelism, .. },
@@ -406,6 +410,7 @@ fn main() -> ExitCode {
             regions,
             force,
             member_role,
+            ..
         } => runtime().and_then(|rt| {
             rt.block_on(commands::init(
                 &global,
