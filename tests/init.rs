@@ -312,6 +312,7 @@ fn the_full_example_inits_to_profiles_filters_and_lists_and_names_what_it_cannot
         "findings are exported to arn:aws:s3:::acme-guardduty-findings/guardduty",
         "name: known-scanner",
         "name: phishing-domains, kind: threat_entities",
+        "(`export` is no longer in the manifest (the bucket, its findings and the key are kept)) [apply refuses it without --allow-destroy]",
     ] {
         assert!(manifest.contains(said), "`{said}` missing:\n{manifest}");
     }

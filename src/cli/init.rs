@@ -345,10 +345,15 @@ fn first_plan(plan: &Plan) -> Vec<String> {
     )];
     for change in plan.changes.iter().take(LISTED_CHANGES) {
         lines.push(format!(
-            "  {} {} ({})",
+            "  {} {} ({}){}",
             change.action.symbol(),
             change.address,
-            change.reason.replace('\n', " ")
+            change.reason.replace('\n', " "),
+            change
+                .requires
+                .as_deref()
+                .map(|flag| format!(" [apply refuses it without {flag}]"))
+                .unwrap_or_default()
         ));
     }
     if plan.changes.len() > LISTED_CHANGES {
