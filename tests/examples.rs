@@ -58,19 +58,7 @@ fn example_manifest_plans_are_stable() {
         let emulator = Emulator::start();
         emulator.seed(&["--accounts", "6"]);
         let dir = tempfile::tempdir().unwrap();
-        // Copy the manifest beside its list files so relative sources resolve.
-        let source = std::fs::read_to_string(root().join("manifests").join(&name)).unwrap();
-        std::fs::write(dir.path().join("guardform.yaml"), &source).unwrap();
-        let lists = root().join("manifests/lists");
-        std::fs::create_dir_all(dir.path().join("lists")).unwrap();
-        for entry in std::fs::read_dir(&lists).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(
-                &path,
-                dir.path().join("lists").join(path.file_name().unwrap()),
-            )
-            .unwrap();
-        }
+        let source = common::copy_example(dir.path(), &name, "guardform.yaml");
         let stem = name.trim_end_matches(".yaml").to_string();
 
         let fresh = emulator.guardform(dir.path(), &["plan"]);

@@ -280,21 +280,7 @@ fn the_full_example_inits_to_profiles_filters_and_lists_and_names_what_it_cannot
     let emulator = Emulator::start();
     emulator.seed(&["--accounts", "6"]);
     let dir = tempfile::tempdir().unwrap();
-    let root = common::root();
-    std::fs::copy(
-        root.join("manifests/full.yaml"),
-        dir.path().join("full.yaml"),
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("lists")).unwrap();
-    for entry in std::fs::read_dir(root.join("manifests/lists")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            dir.path().join("lists").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
+    common::copy_example(dir.path(), "full.yaml", "full.yaml");
     emulator
         .guardform(dir.path(), &["-m", "full.yaml", "apply", "--auto-approve"])
         .expect_code(0);

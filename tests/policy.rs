@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Emulator, root};
+use common::Emulator;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -68,20 +68,7 @@ fn printed_policies_allow_every_call_guardform_makes_and_plan_only_reads() {
     let emulator = Emulator::start();
     emulator.seed(&["--accounts", "12"]);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        root().join("manifests/full.yaml"),
-        dir.path().join("guardform.yaml"),
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("lists")).unwrap();
-    for entry in std::fs::read_dir(root().join("manifests/lists")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            dir.path().join("lists").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
+    common::copy_example(dir.path(), "full.yaml", "guardform.yaml");
     let admin = "222222222222";
     let runs: [(&str, &[&str]); 6] = [
         ("plan", &["plan"]),

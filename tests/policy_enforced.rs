@@ -163,20 +163,7 @@ fn the_demo_organization_applies_plans_and_syncs_with_exactly_the_printed_polici
     let emulator = Emulator::start();
     emulator.seed(&["--accounts", "12"]);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        common::root().join("manifests/full.yaml"),
-        dir.path().join("guardform.yaml"),
-    )
-    .unwrap();
-    std::fs::create_dir(dir.path().join("lists")).unwrap();
-    for entry in std::fs::read_dir(common::root().join("manifests/lists")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            dir.path().join("lists").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
+    common::copy_example(dir.path(), "full.yaml", "guardform.yaml");
     let key = enforce(&emulator, &policies(dir.path(), "apply"), true);
     let env = as_deployer(&key);
     let endpoint = [("AWS_ENDPOINT_URL", emulator.endpoint.as_str())];

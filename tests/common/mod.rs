@@ -215,6 +215,19 @@ def detector(account, region="eu-west-1"):
     return client("guardduty", account, region).list_detectors()["DetectorIds"][0]
 "#;
 
+/// Copies the example `manifests/NAME` into `dir` as `as_name`, with the list files beside it
+/// (`lists/`), so its relative sources resolve; returns the manifest's text.
+pub fn copy_example(dir: &Path, name: &str, as_name: &str) -> String {
+    let source = std::fs::read_to_string(root().join("manifests").join(name)).unwrap();
+    std::fs::write(dir.join(as_name), &source).unwrap();
+    std::fs::create_dir_all(dir.join("lists")).unwrap();
+    for entry in std::fs::read_dir(root().join("manifests/lists")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join("lists").join(path.file_name().unwrap())).unwrap();
+    }
+    source
+}
+
 /// Runs the guardform binary in `dir` with fake credentials and extra environment.
 pub fn run_guardform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = guardform_command(dir, args, env)
