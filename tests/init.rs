@@ -51,7 +51,28 @@ fn init(emulator: &Emulator, dir: &Path, extra: &[&str]) -> String {
         run.stderr
     );
     emulator.guardform(dir, &["validate"]).expect_code(0);
-    std::fs::read_to_string(dir.join("guardform.yaml")).unwrap()
+    let text = std::fs::read_to_string(dir.join("guardform.yaml")).unwrap();
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("# ") || l.starts_with("#  "))
+            .filter(|l| !l.starts_with("#   "))
+            .all(|l| l.len() <= 100 || !l.trim_start_matches('#').trim().contains(' ')),
+        "comments are wrapped:\n{text}"
+    );
+    // Wrapped comments joined back (continuations start `#  `; the header's changes `#   `).
+    let mut joined = String::new();
+    for line in text.lines() {
+        match line.strip_prefix("#  ") {
+            Some(rest) if !rest.starts_with(' ') => {
+                joined.pop();
+                joined.push(' ');
+                joined.push_str(rest);
+            }
+            _ => joined.push_str(line),
+        }
+        joined.push('\n');
+    }
+    joined
 }
 
 #[test]
@@ -297,7 +318,7 @@ fn the_full_example_inits_to_profiles_filters_and_lists_and_names_what_it_cannot
         "init does not write `responses:`",
         "findings are exported to arn:aws:s3:::acme-guardduty-findings/guardduty",
         "name: known-scanner",
-        "name: phishing-domains, kind: threat_entities",
+        "- name: phishing-domains\n    kind: threat_entities\n",
         "(`export` is no longer in the manifest (the bucket, its findings and the key are kept)) [apply refuses it without --allow-destroy]",
     ] {
         assert!(manifest.contains(said), "`{said}` missing:\n{manifest}");

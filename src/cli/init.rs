@@ -95,7 +95,15 @@ fn block(value: &Value, indent: usize, out: &mut String) {
         }
         Value::Array(items) => {
             for item in items {
-                let _ = writeln!(out, "{pad}- {}", flow(item));
+                let short = flow(item);
+                if !item.is_object() || indent + 2 + short.len() <= 100 {
+                    let _ = writeln!(out, "{pad}- {short}");
+                    continue;
+                }
+                // A long mapping in block style, its first key on the `- ` line.
+                let mut inner = String::new();
+                block(item, indent + 2, &mut inner);
+                let _ = write!(out, "{pad}- {}", &inner[indent + 2..]);
             }
         }
         other => {
@@ -115,16 +123,41 @@ fn has_deep(value: &Value) -> bool {
     }
 }
 
+/// `comment` as YAML comment lines of at most about `width` characters (continuations
+/// indented; a word longer than the line stays whole).
+fn wrap(comment: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::from("#")];
+    for word in comment.split_whitespace() {
+        let last = lines.last_mut().expect("one line at least");
+        if last.len() > 3 && last.len() + 1 + word.len() > width {
+            lines.push(format!("#  {word}"));
+        } else {
+            last.push(' ');
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
 /// The manifest text of `entries`, each with its comments above it.
 fn manifest_text(header: &[String], entries: &[InitEntry]) -> String {
     let mut text = String::new();
     for line in header {
-        let _ = writeln!(text, "# {line}");
+        if line.starts_with("  ") {
+            // One change per line, whole, for grep.
+            let _ = writeln!(text, "# {line}");
+            continue;
+        }
+        for wrapped in wrap(line, 98) {
+            let _ = writeln!(text, "{wrapped}");
+        }
     }
     let _ = writeln!(text, "version: 1");
     for entry in entries {
         for comment in &entry.comments {
-            let _ = writeln!(text, "# {comment}");
+            for line in wrap(comment, 98) {
+                let _ = writeln!(text, "{line}");
+            }
         }
         if entry.value.is_null() {
             // Said, not written: what init cannot express (the comments say why).
