@@ -397,3 +397,91 @@ fn first_plan(plan: &Plan) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::yaml::{self, Node, Value as Yaml};
+    use serde_json::json;
+
+    /// A YAML node back as JSON: strings stay strings only when quoted or plainly not
+    /// something else, as the manifest checker reads them.
+    fn back(node: &Node) -> Value {
+        match &node.value {
+            Yaml::Scalar { text, quoted } => {
+                if *quoted {
+                    json!(text)
+                } else if let Some(b) = yaml::parse_bool(text) {
+                    json!(b)
+                } else if let Ok(n) = text.parse::<i64>() {
+                    json!(n)
+                } else {
+                    json!(text)
+                }
+            }
+            Yaml::Sequence(items) => Value::Array(items.iter().map(back).collect()),
+            Yaml::Mapping(pairs) => Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_scalar().unwrap_or_default().to_string(), back(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn what_init_writes_reads_back_as_the_same_values() {
+        let tricky = [
+            "222222222222",
+            "yes",
+            "No",
+            "true",
+            "null",
+            "~",
+            "",
+            " padded",
+            "a: b",
+            "#x",
+            "s3://bucket/key",
+            "*.example",
+            "- dash",
+            "it's",
+            "say \"hi\"",
+            "[x]",
+            "{y}",
+            "line\nbreak",
+            "cost-center",
+            "Recon:EC2/Portscan",
+            "ünïcode",
+            "007",
+        ];
+        let value = json!({
+            "strings": tricky,
+            "map": tricky.iter().map(|t| (format!("k{t}"), json!(t))).collect::<serde_json::Map<_, _>>(),
+            "numbers": { "gte": 7, "neg": -3 },
+            "flag": true,
+            "nested": [{ "name": "a-long-filter-name", "description": "x".repeat(120), "criteria": { "type": { "equals": ["Recon:EC2/Portscan"] } } }],
+        });
+        let mut text = String::new();
+        block(&value, 0, &mut text);
+        let node = yaml::load(&text)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{text}\n{:?}",
+                    e.iter().map(|p| &p.message).collect::<Vec<_>>()
+                )
+            })
+            .expect("a document");
+        assert_eq!(back(&node), value, "{text}");
+    }
+
+    #[test]
+    fn comments_wrap_at_words() {
+        let lines = wrap(&"word ".repeat(60), 40);
+        assert!(lines.len() > 5);
+        assert!(lines.iter().all(|l| l.len() <= 40), "{lines:?}");
+        assert!(lines[0].starts_with("# word") && lines[1].starts_with("#  word"));
+        let long = wrap(&format!("see {}", "x".repeat(80)), 40);
+        assert_eq!(long.len(), 2, "a long word stays whole: {long:?}");
+    }
+}
