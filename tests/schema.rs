@@ -1028,6 +1028,16 @@ fn invalid_cases() -> Vec<(&'static str, String)> {
             response("{ name: a, when: {}, run: { bundle: slack-notify, memory: 64 } }"),
         ),
         (
+            "response-timeout-quoted",
+            response("{ name: a, when: {}, run: { bundle: slack-notify, timeout: \"60\" } }"),
+        ),
+        (
+            "response-severity-quoted",
+            response(
+                "{ name: a, when: { severity: { min: \"4\" } }, run: { bundle: slack-notify } }",
+            ),
+        ),
+        (
             "response-timeout-fraction",
             response("{ name: a, when: {}, run: { bundle: slack-notify, timeout: 60.5 } }"),
         ),

@@ -908,8 +908,21 @@ impl Checker {
     where
         T: std::str::FromStr + PartialOrd + std::fmt::Display,
     {
+        let quoted = matches!(node.value, Value::Scalar { quoted: true, .. });
         let value = node.as_scalar().and_then(|t| t.parse::<T>().ok());
         match value {
+            Some(v) if quoted => {
+                // YAML reads `"60"` as text; say so rather than guess (the schema agrees).
+                self.error(
+                    Diagnostic::error(
+                        Some(node.position),
+                        format!("{what}: expected {kind}, found the text \"{v}\""),
+                    )
+                    .expected(format!("{kind} from {min} to {max}"))
+                    .hint(format!("write {v} without quotes")),
+                );
+                None
+            }
             Some(v) if min <= v && v <= max => Some(v),
             _ => {
                 self.error(
