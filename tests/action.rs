@@ -416,17 +416,8 @@ impl Runner {
             .env("GITHUB_PATH", self.file("path"))
             .env("GITHUB_OUTPUT", self.file("output"))
             .env("GITHUB_STEP_SUMMARY", self.file("summary"))
-            .env("GITHUB_EVENT_NAME", "pull_request")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/guardform-test-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/guardform-test-credentials",
-            )
-            .envs(env.iter().copied());
+            .env("GITHUB_EVENT_NAME", "pull_request");
+        common::fake_aws(&mut command).envs(env.iter().copied());
         command.output().expect("running an action script")
     }
 }

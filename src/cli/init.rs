@@ -205,17 +205,19 @@ async fn enabled_regions(aws: &Aws) -> Result<Vec<String>, AwsError> {
 async fn find_admin(
     aws: &Aws,
     regions: &[String],
+    parallelism: usize,
 ) -> Result<(String, Vec<String>, Vec<String>), CommandError> {
-    let caller = aws.caller_account().to_string();
-    let reads = futures_util::future::join_all(regions.iter().map(|region| {
-        let caller = caller.clone();
-        async move {
-            kinds::guardduty::read::read_admins(aws, &caller, region)
+    use futures_util::StreamExt;
+    let caller = aws.caller_account();
+    let reads: Vec<_> = futures_util::stream::iter(regions)
+        .map(|region| async move {
+            kinds::guardduty::read::read_admins(aws, caller, region)
                 .await
                 .map(|admins| (region.clone(), admins))
-        }
-    }))
-    .await;
+        })
+        .buffered(parallelism.max(1))
+        .collect()
+        .await;
     let mut by_admin: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for read in reads {
         let (region, admins) = read?;
@@ -294,7 +296,7 @@ pub async fn init(
             aws.caller_arn()
         ),
     );
-    let (admin, admin_regions, mut notes) = find_admin(&aws, &regions).await?;
+    let (admin, admin_regions, mut notes) = find_admin(&aws, &regions, global.parallelism).await?;
     let path = if to_stdout {
         PathBuf::from("guardform.yaml")
     } else {

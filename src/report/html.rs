@@ -114,12 +114,7 @@ pub fn render(report: &Report) -> String {
 fn header(page: &mut String, report: &Report) {
     let s = &report.summary;
     let f = &report.findings;
-    let unhealthy: u64 = report
-        .runtime
-        .by_resource_type
-        .values()
-        .map(|h| h.unhealthy)
-        .sum();
+    let unhealthy = report.runtime.totals().unhealthy;
     let _ = write!(
         page,
         "<header><h1>GuardDuty across the organization</h1><p class=\"muted\">Organization {} · administrator {} · {} Region(s) · manifest {} · generated {}</p></header>\n\

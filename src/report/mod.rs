@@ -158,6 +158,18 @@ pub struct Runtime {
     pub unreadable: Vec<String>,
 }
 
+impl Runtime {
+    /// Healthy and unhealthy resources over every resource type.
+    pub fn totals(&self) -> Health {
+        let mut total = Health::default();
+        for health in self.by_resource_type.values() {
+            total.healthy += health.healthy;
+            total.unhealthy += health.unhealthy;
+        }
+        total
+    }
+}
+
 /// What the plan would change.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Drift {
@@ -481,20 +493,10 @@ pub fn terminal_summary(report: &Report) -> String {
         f.by_severity.low,
         f.archived
     ));
-    let unhealthy: u64 = report
-        .runtime
-        .by_resource_type
-        .values()
-        .map(|h| h.unhealthy)
-        .sum();
-    let healthy: u64 = report
-        .runtime
-        .by_resource_type
-        .values()
-        .map(|h| h.healthy)
-        .sum();
+    let runtime = report.runtime.totals();
     out.push_str(&format!(
-        "Runtime    {healthy} healthy, {unhealthy} unhealthy resource(s)\n"
+        "Runtime    {} healthy, {} unhealthy resource(s)\n",
+        runtime.healthy, runtime.unhealthy
     ));
     match &report.drift.error {
         Some(error) => out.push_str(&format!("Drift      no plan: {error}\n")),

@@ -398,16 +398,11 @@ impl Dsm {
     }
 }
 
-/// The `guardform` command `run_guardform` runs (same directory, fake credentials and
-/// environment), for tests that spawn it themselves (to kill it, or to run two at once).
-pub fn guardform_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_guardform"));
+/// Fake credentials and a Region for `command`, and nothing of the machine's own AWS set-up
+/// (profile, config and credentials files, instance metadata), so no test reaches real AWS.
+pub fn fake_aws(command: &mut Command) -> &mut Command {
     command
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
         .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
@@ -417,7 +412,19 @@ pub fn guardform_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Com
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/guardform-test-credentials",
         )
+}
+
+/// The `guardform` command `run_guardform` runs (same directory, fake credentials and
+/// environment), for tests that spawn it themselves (to kill it, or to run two at once).
+pub fn guardform_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_guardform"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .env_remove("AWS_ENDPOINT_URL")
         .env("NO_COLOR", "1");
+    fake_aws(&mut command);
     for (key, value) in env {
         command.env(key, value);
     }

@@ -1454,9 +1454,11 @@ def _debug_filter(full_url: str) -> Callable[[str, str], bool]:
     return wanted
 
 
-def findings_endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
-    """POST /moto-api/guardform/findings {"findings": [...]} -> {"ids": [...]};
-    GET /moto-api/guardform/findings[?accountId=&region=] -> {"findings": [finding, ...]}."""
+def _seed_endpoint(request: Any, full_url: str, *, store: str, key: str, ids_key: str,
+                   seed: Callable[[Any], list[str]],
+                   show: Callable[[Any, str, str], dict]) -> tuple[int, dict[str, str], str]:
+    """One seeding endpoint: GET lists what the backends' `store` holds (filtered by
+    ?accountId=&region=) under `key`; POST {key: [...]} seeds with `seed` -> {ids_key: [...]}."""
     json_headers = {"Content-Type": "application/json"}
     method = getattr(request, "method", "GET")
     with gx._LOCK:
@@ -1465,53 +1467,35 @@ def findings_endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, d
             out = []
             for account, per_region in sorted(dict.items(gx.guardduty_backends)):
                 for region, backend in sorted(dict.items(per_region)):
-                    if not wanted(account, region):
-                        continue
-                    store = backend.__dict__.get("gf_findings") or {}
-                    if store:
+                    held = backend.__dict__.get(store) or {}
+                    if held and wanted(account, region):
                         det = _detector_id(account, region)
-                        out.extend(f.to_json(det) for f in store.values())
-            return 200, json_headers, json.dumps({"findings": out})
+                        out.extend(show(item, det, region) for item in held.values())
+            return 200, json_headers, json.dumps({key: out})
         if method != "POST":
             return 405, json_headers, json.dumps({"message": "use GET or POST"})
         try:
             data = _request_json(request)
             if not isinstance(data, dict):
-                raise SeedError('the body must be {"findings": [...]}')
-            ids = seed_findings(data.get("findings"))
+                raise SeedError(f'the body must be {{"{key}": [...]}}')
+            ids = seed(data.get(key))
         except SeedError as e:
             return 400, json_headers, json.dumps({"message": str(e)})
-    return 200, json_headers, json.dumps({"ids": ids})
+    return 200, json_headers, json.dumps({ids_key: ids})
+
+
+def findings_endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    """POST /moto-api/guardform/findings {"findings": [...]} -> {"ids": [...]};
+    GET /moto-api/guardform/findings[?accountId=&region=] -> {"findings": [finding, ...]}."""
+    return _seed_endpoint(request, full_url, store="gf_findings", key="findings", ids_key="ids",
+                          seed=seed_findings, show=lambda f, det, region: f.to_json(det))
 
 
 def coverage_endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
     """POST /moto-api/guardform/coverage {"resources": [...]} -> {"resourceIds": [...]};
     GET /moto-api/guardform/coverage[?accountId=&region=] -> {"resources": [...]}."""
-    json_headers = {"Content-Type": "application/json"}
-    method = getattr(request, "method", "GET")
-    with gx._LOCK:
-        if method == "GET":
-            wanted = _debug_filter(full_url)
-            out = []
-            for account, per_region in sorted(dict.items(gx.guardduty_backends)):
-                for region, backend in sorted(dict.items(per_region)):
-                    if not wanted(account, region):
-                        continue
-                    store = backend.__dict__.get("gf_coverage") or {}
-                    if store:
-                        det = _detector_id(account, region)
-                        out.extend(dict(r.to_json(det), region=region) for r in store.values())
-            return 200, json_headers, json.dumps({"resources": out})
-        if method != "POST":
-            return 405, json_headers, json.dumps({"message": "use GET or POST"})
-        try:
-            data = _request_json(request)
-            if not isinstance(data, dict):
-                raise SeedError('the body must be {"resources": [...]}')
-            ids = seed_coverage(data.get("resources"))
-        except SeedError as e:
-            return 400, json_headers, json.dumps({"message": str(e)})
-    return 200, json_headers, json.dumps({"resourceIds": ids})
+    return _seed_endpoint(request, full_url, store="gf_coverage", key="resources", ids_key="resourceIds",
+                          seed=seed_coverage, show=lambda r, det, region: dict(r.to_json(det), region=region))
 
 
 # --------------------------------------------------------------------------------------

@@ -49,13 +49,21 @@ impl Kind<Context> for Export {
     /// findings.
     fn init(&self, _context: &Context, state: &dyn State) -> Vec<crate::engine::InitEntry> {
         let state: &ExportState = state_of(state);
+        // Regions that export alike, said once.
+        let mut alike: std::collections::BTreeMap<(&str, &str, bool), Vec<&str>> =
+            Default::default();
+        for (region, d) in &state.destinations {
+            alike
+                .entry((&d.destination_arn, &d.kms_key_arn, d.owned))
+                .or_default()
+                .push(region);
+        }
         let mut comments = Vec::new();
-        for (region, destination) in &state.destinations {
+        for ((destination, key, owned), regions) in alike {
             comments.push(format!(
-                "{region}: findings are exported to {} (KMS key {}){}",
-                destination.destination_arn,
-                destination.kms_key_arn,
-                if destination.owned {
+                "{}: findings are exported to {destination} (KMS key {key}){}",
+                regions.join(", "),
+                if owned {
                     "; guardform made it, and without `export:` the first plan removes it (with --allow-destroy)"
                 } else {
                     "; guardform leaves it alone until you add `export:` (README: Findings export)"
